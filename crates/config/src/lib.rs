@@ -1,0 +1,1 @@
+//! Configuration: TOML file plus environment overrides, checked into one typed Config.

@@ -1,0 +1,1 @@
+//! CPU inference engine: kernels, model runner, KV cache, sampler.

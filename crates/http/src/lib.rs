@@ -1,0 +1,1 @@
+//! The HTTP edge: axum routes, validation into ChatRequest, auth, SSE, OpenAI error shape, metrics.

@@ -1,0 +1,1 @@
+//! The local backend: serves GGUF models through the engine.

@@ -1,0 +1,1 @@
+//! Remote OpenAI-compatible provider backend (xAI, vLLM, SGLang, OpenRouter...).

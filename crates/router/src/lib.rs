@@ -1,0 +1,1 @@
+//! Model catalogue and routing of model ids to backends, with fallbacks.

@@ -1,0 +1,1 @@
+//! Persistence (SQLite by default, PostgreSQL for replicas): keys and the usage ledger.

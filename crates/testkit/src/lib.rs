@@ -1,0 +1,1 @@
+//! Test fixtures: a mock OpenAI-compatible upstream server.
