@@ -1,1 +1,9 @@
-//! The HTTP edge: axum routes, validation into ChatRequest, auth, SSE, OpenAI error shape, metrics.
+//! The HTTP edge: axum routes, validation into `ChatRequest`, auth, SSE,
+//! the OpenAI error shape and metrics.
+//!
+//! Architecture Invariant: this is the only crate that knows our HTTP API and
+//! its JSON. Everything behind it speaks `switchyard_core` types.
+
+pub mod error;
+
+pub use error::{ApiError, ErrorKind};
