@@ -148,3 +148,11 @@ fn api_key_resolution_prefers_literal_then_env() {
         Some("k1")
     );
 }
+
+#[test]
+fn example_config_in_repo_root_is_valid() {
+    let text = include_str!("../../../switchyard.example.toml");
+    let c = load(text).unwrap();
+    assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(c.models.iter().filter(|m| m.id == "x-ai/grok-beta").count(), 1);
+}
