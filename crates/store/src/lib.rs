@@ -1,1 +1,167 @@
-//! Persistence (SQLite by default, PostgreSQL for replicas): keys and the usage ledger.
+//! Persistence (SQLite by default, PostgreSQL for replicas later): API keys and
+//! the usage ledger.
+//!
+//! Architecture Invariant: the store never sees an API key's secret, only its
+//! SHA-256. All SQL lives in [`sql`]; it is portable between SQLite and
+//! PostgreSQL so a second pool kind can reuse it. The database is created and
+//! migrated (embedded `migrations/`) when it is opened.
+
+mod keys;
+mod sql;
+mod usage;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use keys::{AuthRecord, CreatedKey, KeyCheck, KeyRecord};
+pub use usage::UsageRow;
+
+/// Name of the SQLite file inside a data directory.
+pub const DB_FILE_NAME: &str = "switchyard.db";
+
+/// Store errors. Messages never contain key material.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("database kind not supported yet: {0}")]
+    Unsupported(String),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("could not generate a unique API key after {0} attempts")]
+    KeyCollision(u32),
+}
+
+/// Handle to the database. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database named by `target`:
+    /// a `sqlite:` URL (e.g. `sqlite:///var/lib/sy/switchyard.db?mode=rwc`,
+    /// `sqlite::memory:`), a path to a `.db`/`.sqlite` file, or a data
+    /// directory (the file is `switchyard.db` inside it).
+    pub async fn open(target: &str) -> Result<Store, StoreError> {
+        let target = target.trim();
+        if target.starts_with("postgres:") || target.starts_with("postgresql:") {
+            return Err(StoreError::Unsupported(
+                "PostgreSQL is not supported yet; use a sqlite: URL or a data directory".into(),
+            ));
+        }
+        if target.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(target)
+                .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+            if is_memory(target) {
+                return Self::open_memory(opts).await;
+            }
+            if let Some(parent) = opts.get_filename().parent() {
+                create_dir(parent)?;
+            }
+            return Self::open_file(opts).await;
+        }
+        if target.is_empty() {
+            return Err(StoreError::InvalidUrl("empty database location".into()));
+        }
+        let path = Path::new(target);
+        let is_file = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "db" | "sqlite" | "sqlite3"))
+            && !path.is_dir();
+        let file = if is_file {
+            if let Some(parent) = path.parent() {
+                create_dir(parent)?;
+            }
+            path.to_path_buf()
+        } else {
+            create_dir(path)?;
+            path.join(DB_FILE_NAME)
+        };
+        Self::open_file(SqliteConnectOptions::new().filename(file)).await
+    }
+
+    /// A private in-memory database (for tests).
+    pub async fn open_in_memory() -> Result<Store, StoreError> {
+        Self::open("sqlite::memory:").await
+    }
+
+    async fn open_file(opts: SqliteConnectOptions) -> Result<Store, StoreError> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn open_memory(opts: SqliteConnectOptions) -> Result<Store, StoreError> {
+        // Every in-memory connection is its own database: keep exactly one, forever.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<Store, StoreError> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+fn create_dir(path: &Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path).map_err(|source| StoreError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}

@@ -1,0 +1,195 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use switchyard_auth::ParsedKey;
+use switchyard_store::{KeyCheck, Store, UsageRow, now_ms};
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "switchyard-store-{tag}-{}-{}",
+        std::process::id(),
+        now_ms()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn row(id: &str) -> UsageRow {
+    UsageRow {
+        request_id: id.into(),
+        key_id: Some("key_1".into()),
+        model: "x-ai/grok-beta".into(),
+        provider: "xai".into(),
+        prompt_tokens: 77,
+        cached_tokens: 5,
+        completion_tokens: 926,
+        reasoning_tokens: 3,
+        cost_usd: 0.0142,
+        status_code: 200,
+        outcome: "ok".into(),
+        latency_ms: 1234,
+        ttft_ms: Some(56),
+        created_at: now_ms(),
+    }
+}
+
+#[tokio::test]
+async fn data_dir_is_created_and_migrated_and_reopens() {
+    let dir = temp_dir("dir").join("nested");
+    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    let created = store.create_key(Some("first"), &[]).await.unwrap();
+    store.close().await;
+    assert!(dir.join("switchyard.db").is_file());
+
+    // Reopening runs migrations again (a no-op) and sees the same data.
+    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    let keys = store.list_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].prefix, created.record.prefix);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_url_with_mode_rwc_creates_the_file() {
+    let dir = temp_dir("url");
+    let file = dir.join("sub").join("ledger.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let store = Store::open(&url).await.unwrap();
+    assert!(store.record_usage(&row("r1")).await.unwrap());
+    store.close().await;
+    assert!(file.is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn postgres_is_refused_clearly_for_now() {
+    let err = Store::open("postgres://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+}
+
+#[tokio::test]
+async fn created_key_authenticates_and_only_its_hash_is_stored() {
+    let store = Store::open_in_memory().await.unwrap();
+    let created = store
+        .create_key(Some("ci"), &["model:chat".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(created.record.prefix, &created.secret[..8]);
+    assert!(!format!("{created:?}").contains(&created.secret));
+
+    let parsed = ParsedKey::parse(&created.secret).unwrap();
+    match store.check_key(&parsed).await.unwrap() {
+        KeyCheck::Valid(rec) => {
+            assert_eq!(rec.id, created.record.id);
+            assert_eq!(rec.public_id, created.record.public_id);
+            assert!(rec.hash_matches(&parsed.hash()));
+        }
+        other => panic!("expected valid, got {other:?}"),
+    }
+
+    let listed = store.list_keys().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name.as_deref(), Some("ci"));
+    assert_eq!(listed[0].scopes, vec!["model:chat".to_string()]);
+    assert!(!listed[0].disabled);
+}
+
+#[tokio::test]
+async fn a_key_with_the_same_public_id_but_other_secret_is_unknown() {
+    let store = Store::open_in_memory().await.unwrap();
+    let created = store.create_key(None, &[]).await.unwrap();
+    let other = store.create_key(None, &[]).await.unwrap();
+    assert_ne!(created.record.prefix, other.record.prefix);
+    // Unknown public id.
+    let stranger = switchyard_auth::GeneratedKey::new();
+    let parsed = ParsedKey::parse(&stranger.secret).unwrap();
+    assert_eq!(store.check_key(&parsed).await.unwrap(), KeyCheck::Unknown);
+    // The stored record does not match another key's hash.
+    let rec = store
+        .find_key_for_auth(&created.record.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!rec.hash_matches(&stranger.hash));
+}
+
+#[tokio::test]
+async fn disable_enable_and_soft_delete_by_prefix() {
+    let store = Store::open_in_memory().await.unwrap();
+    let k = store.create_key(Some("k"), &[]).await.unwrap();
+    let parsed = ParsedKey::parse(&k.secret).unwrap();
+
+    assert!(store.set_disabled(&k.record.prefix, true).await.unwrap());
+    assert_eq!(store.check_key(&parsed).await.unwrap(), KeyCheck::Disabled);
+    assert!(store.list_keys().await.unwrap()[0].disabled);
+
+    assert!(store.set_disabled(&k.record.prefix, false).await.unwrap());
+    assert!(matches!(
+        store.check_key(&parsed).await.unwrap(),
+        KeyCheck::Valid(_)
+    ));
+
+    assert!(store.delete_key(&k.record.prefix).await.unwrap());
+    assert_eq!(store.check_key(&parsed).await.unwrap(), KeyCheck::Deleted);
+    assert!(store.list_keys().await.unwrap().is_empty());
+    assert!(
+        store
+            .key_by_prefix(&k.record.prefix)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Deleted keys can be neither deleted again nor re-enabled.
+    assert!(!store.delete_key(&k.record.prefix).await.unwrap());
+    assert!(!store.set_disabled(&k.record.prefix, false).await.unwrap());
+    assert!(!store.set_disabled("nonexist", true).await.unwrap());
+}
+
+#[tokio::test]
+async fn usage_is_recorded_once_per_request_id() {
+    let store = Store::open_in_memory().await.unwrap();
+    let r = row("gen-1-abc");
+    assert!(store.record_usage(&r).await.unwrap());
+    let mut dup = r.clone();
+    dup.completion_tokens = 1;
+    dup.outcome = "client_disconnected".into();
+    assert!(!store.record_usage(&dup).await.unwrap());
+    assert_eq!(store.count_usage(Some("gen-1-abc")).await.unwrap(), 1);
+    let got = store.usage_for_request("gen-1-abc").await.unwrap().unwrap();
+    assert_eq!(got, r);
+
+    let mut other = row("gen-2-def");
+    other.key_id = None;
+    other.ttft_ms = None;
+    other.status_code = 502;
+    other.outcome = "upstream_error".into();
+    assert!(store.record_usage(&other).await.unwrap());
+    assert_eq!(store.count_usage(None).await.unwrap(), 2);
+    let recent = store.recent_usage(10).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent.contains(&other));
+    assert!(store.usage_for_request("missing").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn concurrent_inserts_of_the_same_request_id_yield_one_row() {
+    let dir = temp_dir("conc");
+    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(
+            async move { s.record_usage(&row("same")).await },
+        ));
+    }
+    let mut inserted = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            inserted += 1;
+        }
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(store.count_usage(Some("same")).await.unwrap(), 1);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
