@@ -5,5 +5,7 @@
 //! its JSON. Everything behind it speaks `switchyard_core` types.
 
 pub mod error;
+pub mod validate;
 
 pub use error::{ApiError, ErrorKind};
+pub use validate::parse_chat_request;
