@@ -14,3 +14,4 @@ pub use error::GgufError;
 pub use reader::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufFile, MAX_DIMS, TensorInfo};
 pub use types::{GgmlType, QK_K};
 pub use value::{Metadata, Value, ValueType};
+pub mod quant;
