@@ -49,6 +49,9 @@ pub enum GgufError {
     /// The writer was given something it cannot encode.
     #[error("GGUF writer: {0}")]
     Writer(String),
+    /// Writing the output failed.
+    #[error("GGUF writer: I/O error: {0}")]
+    WriteIo(#[source] std::io::Error),
 }
 
 impl GgufError {
