@@ -1,1 +1,9 @@
-//! CPU inference engine: kernels, model runner, KV cache, sampler.
+//! CPU inference engine: compute kernels, the model runner and the per-sequence KV cache.
+//!
+//! A loaded [`model::Model`] is immutable and shared (`Arc`, `Send + Sync`); each conversation
+//! keeps its own [`model::SeqState`] (KV cache and position), so one model serves many sequences.
+
+mod error;
+pub mod kernels;
+
+pub use error::EngineError;

@@ -1,0 +1,159 @@
+//! Converting f32 activation rows into the format a weight type's dot product takes, exactly as
+//! ggml's x86 build does (`quantize_row_q8_0`/`q8_1` AVX2 paths, `quantize_row_q8_K_ref`,
+//! `GGML_FP32_TO_FP16`, `GGML_FP32_TO_BF16`).
+
+use super::types::{AType, QK, QK_K, f32_to_bf16_bits};
+use crate::EngineError;
+use half::f16;
+
+/// Rows of activations converted to one [`AType`], stored back to back.
+#[derive(Debug, Clone)]
+pub struct ActRows {
+    ty: AType,
+    k: usize,
+    row_bytes: usize,
+    rows: usize,
+    data: Vec<u8>,
+}
+
+impl ActRows {
+    /// An empty buffer for rows of `k` elements in format `ty`.
+    pub fn new(ty: AType, k: usize) -> Result<ActRows, EngineError> {
+        Ok(ActRows {
+            ty,
+            k,
+            row_bytes: ty.row_bytes(k)?,
+            rows: 0,
+            data: Vec::new(),
+        })
+    }
+
+    /// Converts `x` (`rows × k` values, row-major), replacing the contents. Reuses the allocation.
+    pub fn quantize(&mut self, x: &[f32]) -> Result<(), EngineError> {
+        if !x.len().is_multiple_of(self.k) {
+            return Err(EngineError::Kernel(format!(
+                "activation of {} values is not a whole number of rows of {}",
+                x.len(),
+                self.k
+            )));
+        }
+        self.rows = x.len() / self.k;
+        self.data.clear();
+        self.data.resize(self.rows * self.row_bytes, 0);
+        for (src, dst) in x
+            .chunks_exact(self.k)
+            .zip(self.data.chunks_exact_mut(self.row_bytes))
+        {
+            quantize_row(self.ty, src, dst);
+        }
+        Ok(())
+    }
+
+    pub fn ty(&self) -> AType {
+        self.ty
+    }
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+    /// All rows' bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+    /// Row `i`'s bytes (empty if out of range).
+    pub fn row(&self, i: usize) -> &[u8] {
+        self.data
+            .get(i * self.row_bytes..(i + 1) * self.row_bytes)
+            .unwrap_or_default()
+    }
+}
+
+/// Converts one row. `dst` must be `ty.row_bytes(src.len())` long (checked by [`ActRows`]).
+pub fn quantize_row(ty: AType, src: &[f32], dst: &mut [u8]) {
+    match ty {
+        AType::F32 => {
+            for (v, d) in src.iter().zip(dst.chunks_exact_mut(4)) {
+                d.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        AType::F16 => {
+            for (v, d) in src.iter().zip(dst.chunks_exact_mut(2)) {
+                d.copy_from_slice(&f16::from_f32(*v).to_le_bytes());
+            }
+        }
+        AType::BF16 => {
+            for (v, d) in src.iter().zip(dst.chunks_exact_mut(2)) {
+                d.copy_from_slice(&f32_to_bf16_bits(*v).to_le_bytes());
+            }
+        }
+        AType::Q8_0 => {
+            for (x, b) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(34)) {
+                q8_block(x, b, false);
+            }
+        }
+        AType::Q8_1 => {
+            for (x, b) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(36)) {
+                q8_block(x, b, true);
+            }
+        }
+        AType::Q8_K => {
+            for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(292)) {
+                q8k_block(x, b);
+            }
+        }
+    }
+}
+
+/// One Q8_0 (`d`, 32 × i8) or Q8_1 (`d`, `s`, 32 × i8) block, as ggml's AVX2 quantizer:
+/// `id = 127 / amax`, round half to even, `s = d · Σq` with the unrounded `d`.
+fn q8_block(x: &[f32], b: &mut [u8], with_sum: bool) {
+    let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let qs_at = if with_sum { 4 } else { 2 };
+    let mut sum = 0i32;
+    for (v, q) in x.iter().zip(b.iter_mut().skip(qs_at)) {
+        let r = (v * id).round_ties_even() as i32;
+        sum += r;
+        *q = r as i8 as u8;
+    }
+    b[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+    if with_sum {
+        b[2..4].copy_from_slice(&f16::from_f32(d * sum as f32).to_le_bytes());
+    }
+}
+
+/// One Q8_K block (f32 `d`, 256 × i8, 16 × i16 sums of 16), as `quantize_row_q8_K_ref`.
+fn q8k_block(x: &[f32], b: &mut [u8]) {
+    let mut amax = 0.0f32;
+    let mut max = 0.0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    b.fill(0);
+    if amax == 0.0 {
+        return;
+    }
+    let iscale = -127.0 / max;
+    for (v, q) in x.iter().zip(b[4..4 + QK_K].iter_mut()) {
+        let r = ((iscale * v).round_ties_even() as i32).min(127);
+        *q = r as i8 as u8;
+    }
+    for j in 0..QK_K / 16 {
+        let s: i32 = b[4 + j * 16..4 + (j + 1) * 16]
+            .iter()
+            .map(|&q| q as i8 as i32)
+            .sum();
+        let at = 4 + QK_K + 2 * j;
+        b[at..at + 2].copy_from_slice(&(s as i16).to_le_bytes());
+    }
+    b[0..4].copy_from_slice(&(1.0 / iscale).to_le_bytes());
+}

@@ -1,0 +1,211 @@
+//! x86-64 SIMD kernels (AVX2+FMA+F16C, and the same kernels with AVX-512 VNNI integer dot
+//! products). Every function here has a scalar counterpart in `kernels::reference`, and the
+//! tests compare the two.
+//!
+//! The kernels are written once, generic over [`IntDot`] (how u8×i8 and i16×i16 products are
+//! summed into i32 lanes) and over `R`, the number of activation rows that share each decoded
+//! weight block. For any `R` every activation row goes through exactly the same sequence of
+//! operations, so a result never depends on how rows were batched.
+#![allow(unsafe_code)]
+
+mod float;
+mod quant;
+
+use super::types::WType;
+use std::arch::x86_64::*;
+
+/// Which x86 kernel set the CPU can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum X86Level {
+    /// AVX2 + FMA + F16C.
+    Avx2,
+    /// The above plus AVX-512 F/BW/VL and VNNI.
+    Avx512Vnni,
+}
+
+impl X86Level {
+    /// The best level this CPU supports, if any.
+    pub fn detect() -> Option<X86Level> {
+        let avx2 = is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c");
+        let vnni = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512vnni");
+        match (avx2, vnni) {
+            (true, true) => Some(X86Level::Avx512Vnni),
+            (true, false) => Some(X86Level::Avx2),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU supports `self` (so a level can be forced in tests).
+    pub fn supported(self) -> bool {
+        matches!(
+            (X86Level::detect(), self),
+            (Some(X86Level::Avx512Vnni), _) | (Some(X86Level::Avx2), X86Level::Avx2)
+        )
+    }
+}
+
+/// Dot products of the weight row `w` (type `wt`) with each of `acts` (1 to 4 rows in
+/// `wt.act_type()` format, `k` elements each), written to `out[..acts.len()]`.
+///
+/// Returns `false` (and computes nothing) when the lengths do not describe whole rows of `k`
+/// elements, when more than 4 rows are given, or when the CPU lacks `level`.
+pub fn dot_rows(
+    level: X86Level,
+    wt: WType,
+    k: usize,
+    w: &[u8],
+    acts: &[&[u8]],
+    out: &mut [f32],
+) -> bool {
+    let (Ok(wb), Ok(ab)) = (wt.row_bytes(k), wt.act_type().row_bytes(k)) else {
+        return false;
+    };
+    if w.len() != wb
+        || acts.iter().any(|a| a.len() != ab)
+        || out.len() < acts.len()
+        || !level.supported()
+    {
+        return false;
+    }
+    macro_rules! go {
+        ($r:literal) => {{
+            let a: [&[u8]; $r] = match acts.try_into() {
+                Ok(a) => a,
+                Err(_) => return false,
+            };
+            // SAFETY: `w` holds exactly one row of `k` elements of `wt` and every activation
+            // row one row of `k` elements of `wt.act_type()` (checked above), which is all
+            // the kernels read; the CPU supports `level` (checked above).
+            let r: [f32; $r] = unsafe {
+                match level {
+                    X86Level::Avx2 => avx2::dot::<$r>(wt, k, w, a),
+                    X86Level::Avx512Vnni => vnni::dot::<$r>(wt, k, w, a),
+                }
+            };
+            out[..$r].copy_from_slice(&r);
+        }};
+    }
+    match acts.len() {
+        1 => go!(1),
+        2 => go!(2),
+        3 => go!(3),
+        4 => go!(4),
+        _ => return false,
+    }
+    true
+}
+
+/// How 8-bit and 16-bit products are summed into i32 lanes.
+pub(super) trait IntDot {
+    /// `acc + Σ(4 adjacent u[i]·s[i])` per i32 lane (u unsigned, s signed bytes). Callers keep
+    /// each pair of adjacent products within i16 range, so the AVX2 form never saturates.
+    unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+    /// `acc + Σ(2 adjacent a[i]·b[i])` per i32 lane, 16-bit inputs.
+    unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+}
+
+/// AVX2: `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+pub(super) struct Avx2Dot;
+/// AVX-512 VNNI (256-bit forms): `vpdpbusd` / `vpdpwssd`.
+pub(super) struct VnniDot;
+
+impl IntDot for Avx2Dot {
+    #[inline(always)]
+    unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+        // SAFETY: only called from functions compiled with AVX2 enabled.
+        unsafe {
+            let p16 = _mm256_maddubs_epi16(u, s);
+            _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: only called from functions compiled with AVX2 enabled.
+        unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)) }
+    }
+}
+
+impl IntDot for VnniDot {
+    #[inline(always)]
+    unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+        // SAFETY: only called from functions compiled with AVX-512 VNNI and VL enabled.
+        unsafe { _mm256_dpbusd_epi32(acc, u, s) }
+    }
+    #[inline(always)]
+    unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: only called from functions compiled with AVX-512 VNNI and VL enabled.
+        unsafe { _mm256_dpwssd_epi32(acc, a, b) }
+    }
+}
+
+/// One entry point per level: the same generic kernels compiled with that level's features.
+macro_rules! level_entry {
+    ($name:ident, $dot:ty, $features:literal) => {
+        mod $name {
+            use super::super::types::WType;
+            use super::{float, quant};
+
+            /// # Safety
+            /// The CPU must support the features; `w` must be one row of `k` elements of
+            /// `wt` and each of `a` one row of `k` elements of `wt.act_type()`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn dot<const R: usize>(
+                wt: WType,
+                k: usize,
+                w: &[u8],
+                a: [&[u8]; R],
+            ) -> [f32; R] {
+                // SAFETY: forwarded from this function's contract.
+                unsafe {
+                    match wt {
+                        WType::F32 => float::dot_f32::<R>(k, w, a),
+                        WType::F16 => float::dot_f16::<R>(k, w, a),
+                        WType::BF16 => float::dot_bf16::<R>(k, w, a),
+                        WType::Q8_0 => quant::q8_0::<$dot, R>(w, a),
+                        WType::Q4_0 => quant::q4_0::<$dot, R>(w, a),
+                        WType::Q4_1 => quant::q4_1::<$dot, R>(w, a),
+                        WType::Q5_0 => quant::q5_0::<$dot, R>(w, a),
+                        WType::Q5_1 => quant::q5_1::<$dot, R>(w, a),
+                        WType::Q4_K => quant::q4_k::<$dot, R>(w, a),
+                        WType::Q5_K => quant::q5_k::<$dot, R>(w, a),
+                        WType::Q6_K => quant::q6_k::<$dot, R>(w, a),
+                    }
+                }
+            }
+        }
+    };
+}
+
+level_entry!(avx2, super::Avx2Dot, "avx2,fma,f16c");
+level_entry!(
+    vnni,
+    super::VnniDot,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+
+/// Horizontal sum of 8 f32 lanes in a fixed order: (lo128 + hi128), then pairs, then the last two.
+#[inline(always)]
+pub(super) unsafe fn hsum_ps(v: __m256) -> f32 {
+    // SAFETY: only called from functions compiled with AVX enabled.
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+}
+
+/// The little-endian f16 at `p` as f32.
+#[inline(always)]
+pub(super) unsafe fn f16_at(p: *const u8) -> f32 {
+    // SAFETY: the caller guarantees two readable bytes at `p` and F16C support.
+    unsafe {
+        let h = std::ptr::read_unaligned(p as *const u16);
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h as i32)))
+    }
+}

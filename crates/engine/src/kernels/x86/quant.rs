@@ -1,0 +1,373 @@
+//! Quantised weight rows against quantised activations (Q8_0 / Q8_1 / Q8_K), following the
+//! structure of ggml's AVX2 kernels: exact integer sums per block, then one FMA per block into
+//! an 8-lane f32 accumulator per activation row.
+//!
+//! Every function: `w` is one weight row (whole blocks) and each `a[r]` the matching activation
+//! row with the same number of blocks (the caller's contract, checked in `dot_rows`).
+#![allow(unsafe_code)]
+
+use super::{IntDot, f16_at, hsum_ps};
+use std::arch::x86_64::*;
+
+#[inline(always)]
+unsafe fn load256(p: *const u8) -> __m256i {
+    // SAFETY: the caller guarantees 32 readable bytes at `p`; AVX is enabled.
+    unsafe { _mm256_loadu_si256(p as *const __m256i) }
+}
+
+#[inline(always)]
+unsafe fn f32_at(p: *const u8) -> f32 {
+    // SAFETY: the caller guarantees 4 readable bytes at `p`.
+    unsafe { std::ptr::read_unaligned(p as *const f32) }
+}
+
+/// 16 bytes of nibbles → 32 bytes 0..15: the low nibbles first, then the high ones.
+#[inline(always)]
+unsafe fn nibbles(p: *const u8) -> __m256i {
+    // SAFETY: the caller guarantees 16 readable bytes at `p`; AVX2 is enabled.
+    unsafe {
+        let q = _mm_loadu_si128(p as *const __m128i);
+        let m = _mm_set1_epi8(0x0F);
+        let lo = _mm_and_si128(q, m);
+        let hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+        _mm256_set_m128i(hi, lo)
+    }
+}
+
+/// The 32 bits at `p` → 32 bytes, 0xFF where the bit is set (bit i → byte i).
+#[inline(always)]
+unsafe fn bytes_from_bits(p: *const u8) -> __m256i {
+    // SAFETY: the caller guarantees 4 readable bytes at `p`; AVX2 is enabled.
+    unsafe {
+        let x = std::ptr::read_unaligned(p as *const u32);
+        let shuf = _mm256_set_epi64x(
+            0x0303030303030303,
+            0x0202020202020202,
+            0x0101010101010101,
+            0x0000000000000000,
+        );
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
+        let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+        _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+    }
+}
+
+#[inline(always)]
+unsafe fn hsum_epi32_128(v: __m128i) -> i32 {
+    // SAFETY: SSE2 is always available on x86-64.
+    unsafe {
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+        _mm_cvtsi128_si32(v)
+    }
+}
+
+/// Signed weights `x` (i8) against activations: `|x|` (unsigned) times `y` with `x`'s sign.
+#[inline(always)]
+unsafe fn signed_dot<D: IntDot>(x: __m256i, y: __m256i) -> __m256i {
+    // SAFETY: AVX2 is enabled in the calling kernel.
+    unsafe {
+        let ax = _mm256_sign_epi8(x, x);
+        D::dpbusd(_mm256_setzero_si256(), ax, _mm256_sign_epi8(y, x))
+    }
+}
+
+/// A 32-element weight block format.
+trait Block32 {
+    /// Weight block bytes.
+    const WB: usize;
+    /// Activation block bytes (34: Q8_0, 36: Q8_1 with its sum `s`).
+    const AB: usize;
+    /// Whether decoded values are signed (else 0..31, paired with a min `m` at offset 2).
+    const SIGNED: bool;
+    /// The block's 32 values as bytes.
+    unsafe fn decode(p: *const u8) -> __m256i;
+}
+
+struct Q8_0;
+struct Q4_0;
+struct Q4_1;
+struct Q5_0;
+struct Q5_1;
+
+impl Block32 for Q8_0 {
+    const WB: usize = 34;
+    const AB: usize = 34;
+    const SIGNED: bool = true;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> __m256i {
+        // SAFETY: 32 quants at offset 2 of a 34-byte block.
+        unsafe { load256(p.add(2)) }
+    }
+}
+
+impl Block32 for Q4_0 {
+    const WB: usize = 18;
+    const AB: usize = 34;
+    const SIGNED: bool = true;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> __m256i {
+        // SAFETY: 16 nibble bytes at offset 2 of an 18-byte block.
+        unsafe { _mm256_sub_epi8(nibbles(p.add(2)), _mm256_set1_epi8(8)) }
+    }
+}
+
+impl Block32 for Q4_1 {
+    const WB: usize = 20;
+    const AB: usize = 36;
+    const SIGNED: bool = false;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> __m256i {
+        // SAFETY: 16 nibble bytes at offset 4 of a 20-byte block.
+        unsafe { nibbles(p.add(4)) }
+    }
+}
+
+impl Block32 for Q5_0 {
+    const WB: usize = 22;
+    const AB: usize = 34;
+    const SIGNED: bool = true;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> __m256i {
+        // SAFETY: `qh` (4 bytes) at offset 2 and 16 nibble bytes at offset 6 of a 22-byte
+        // block. A clear fifth bit makes the byte `nibble - 16` (0xF0 | nibble as i8).
+        unsafe {
+            let hi = _mm256_andnot_si256(bytes_from_bits(p.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
+            _mm256_or_si256(nibbles(p.add(6)), hi)
+        }
+    }
+}
+
+impl Block32 for Q5_1 {
+    const WB: usize = 24;
+    const AB: usize = 36;
+    const SIGNED: bool = false;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> __m256i {
+        // SAFETY: `qh` at offset 4 and 16 nibble bytes at offset 8 of a 24-byte block.
+        unsafe {
+            let hi = _mm256_and_si256(bytes_from_bits(p.add(4)), _mm256_set1_epi8(0x10));
+            _mm256_or_si256(nibbles(p.add(8)), hi)
+        }
+    }
+}
+
+/// The per-block skeleton of the 32-element types. For the unsigned ones (Q4_1/Q5_1) the
+/// weight's `m` times the activation's `s` is summed separately, as ggml does.
+#[inline(always)]
+unsafe fn blocks32<B: Block32, D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    let nb = w.len() / B::WB;
+    let a_qs = if B::AB == 36 { 4 } else { 2 };
+    // SAFETY: block `ib < nb` of `w` and of every `a[r]` is in bounds (the caller's contract);
+    // AVX2/FMA/F16C are enabled in the calling kernel.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut summs = [0.0f32; R];
+        for ib in 0..nb {
+            let wp = w.as_ptr().add(ib * B::WB);
+            let dx = f16_at(wp);
+            let x = B::decode(wp);
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(ib * B::AB);
+                let y = load256(yp.add(a_qs));
+                let p = if B::SIGNED {
+                    signed_dot::<D>(x, y)
+                } else {
+                    D::dpbusd(_mm256_setzero_si256(), x, y)
+                };
+                let d = _mm256_set1_ps(dx * f16_at(yp));
+                acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
+                if !B::SIGNED {
+                    summs[r] += f16_at(wp.add(2)) * f16_at(yp.add(2));
+                }
+            }
+        }
+        let mut out = [0.0f32; R];
+        for r in 0..R {
+            out[r] = hsum_ps(acc[r]) + summs[r];
+        }
+        out
+    }
+}
+
+macro_rules! entry32 {
+    ($name:ident, $ty:ty) => {
+        #[inline(always)]
+        pub(super) unsafe fn $name<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+            // SAFETY: forwarded contract.
+            unsafe { blocks32::<$ty, D, R>(w, a) }
+        }
+    };
+}
+
+entry32!(q8_0, Q8_0);
+entry32!(q4_0, Q4_0);
+entry32!(q4_1, Q4_1);
+entry32!(q5_0, Q5_0);
+entry32!(q5_1, Q5_1);
+
+/// ggml's `get_scale_min_k4` for all 8 sub-blocks: (scales, mins).
+#[inline(always)]
+fn scales_mins_k4(q: &[u8; 12]) -> ([i16; 8], [i16; 8]) {
+    let mut sc = [0i16; 8];
+    let mut mn = [0i16; 8];
+    for j in 0..8 {
+        let (s, m) = crate::kernels::reference::scale_min_k4(j, q);
+        sc[j] = s as i16;
+        mn[j] = m as i16;
+    }
+    (sc, mn)
+}
+
+/// Q4_K and Q5_K (`FIVE`): 8 sub-blocks of 32 with 6-bit scales and mins; `Σ min·bsum` from the
+/// activation's block sums.
+#[inline(always)]
+unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    let wb = if FIVE { 176 } else { 144 };
+    let qs_at = if FIVE { 48 } else { 16 };
+    let nb = w.len() / wb;
+    // SAFETY: super-block `i < nb` of `w` (`wb` bytes) and of every `a[r]` (292 bytes) is in
+    // bounds (the caller's contract); AVX2/FMA/F16C are enabled in the calling kernel.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut accm = [0.0f32; R];
+        let m4 = _mm256_set1_epi8(0x0F);
+        let one = _mm256_set1_epi8(1);
+        for i in 0..nb {
+            let wp = w.as_ptr().add(i * wb);
+            let dx = f16_at(wp);
+            let dmx = f16_at(wp.add(2));
+            let mut raw = [0u8; 12];
+            std::ptr::copy_nonoverlapping(wp.add(4), raw.as_mut_ptr(), 12);
+            let (sc, mn) = scales_mins_k4(&raw);
+            let mins = _mm_loadu_si128(mn.as_ptr() as *const __m128i);
+            let hbits = if FIVE {
+                load256(wp.add(16))
+            } else {
+                _mm256_setzero_si256()
+            };
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for j in 0..4 {
+                let q = load256(wp.add(qs_at + 32 * j));
+                let mut lo = _mm256_and_si256(q, m4);
+                let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if FIVE {
+                    let s0 = _mm_cvtsi32_si128(2 * j as i32);
+                    let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
+                    let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
+                    let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+                }
+                let s_lo = _mm256_set1_epi16(sc[2 * j]);
+                let s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+                for r in 0..R {
+                    let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
+                    let p_lo = _mm256_maddubs_epi16(lo, load256(yp));
+                    let p_hi = _mm256_maddubs_epi16(hi, load256(yp.add(32)));
+                    sumi[r] = D::dpwssd(sumi[r], p_lo, s_lo);
+                    sumi[r] = D::dpwssd(sumi[r], p_hi, s_hi);
+                }
+            }
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(i * 292);
+                let dy = f32_at(yp);
+                let bs = load256(yp.add(260));
+                let pairs =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let summ = hsum_epi32_128(_mm_madd_epi16(mins, pairs));
+                acc[r] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+                accm[r] += (dmx * dy) * summ as f32;
+            }
+        }
+        let mut out = [0.0f32; R];
+        for r in 0..R {
+            out[r] = hsum_ps(acc[r]) - accm[r];
+        }
+        out
+    }
+}
+
+#[inline(always)]
+pub(super) unsafe fn q4_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    // SAFETY: forwarded contract.
+    unsafe { k4_k5::<D, R, false>(w, a) }
+}
+
+#[inline(always)]
+pub(super) unsafe fn q5_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    // SAFETY: forwarded contract.
+    unsafe { k4_k5::<D, R, true>(w, a) }
+}
+
+/// Bits `s..s+2` of each byte of `qh`, moved to bits 4..6.
+#[inline(always)]
+unsafe fn q6_high(qh: __m256i, s: i32, m3: __m256i) -> __m256i {
+    // SAFETY: AVX2 is enabled in the calling kernel.
+    unsafe {
+        let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(s));
+        _mm256_slli_epi16(_mm256_and_si256(h, m3), 4)
+    }
+}
+
+/// Q6_K: 16 groups of 16 with i8 scales; values 0..63 offset by 32, the offset applied through
+/// the activation's block sums.
+#[inline(always)]
+pub(super) unsafe fn q6_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    let nb = w.len() / 210;
+    // SAFETY: super-block `i < nb` of `w` (210 bytes) and of every `a[r]` (292 bytes) is in
+    // bounds (the caller's contract); AVX2/FMA/F16C are enabled in the calling kernel.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); R];
+        let m4 = _mm256_set1_epi8(0x0F);
+        let m3 = _mm256_set1_epi8(3);
+        for i in 0..nb {
+            let wp = w.as_ptr().add(i * 210);
+            let dx = f16_at(wp.add(208));
+            let sc8 = _mm_loadu_si128(wp.add(192) as *const __m128i);
+            let sc16 = _mm256_cvtepi8_epi16(sc8);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for half in 0..2 {
+                let ql0 = load256(wp.add(64 * half));
+                let ql1 = load256(wp.add(64 * half + 32));
+                let qh = load256(wp.add(128 + 32 * half));
+                let q = [
+                    _mm256_or_si256(_mm256_and_si256(ql0, m4), q6_high(qh, 0, m3)),
+                    _mm256_or_si256(_mm256_and_si256(ql1, m4), q6_high(qh, 2, m3)),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                        q6_high(qh, 4, m3),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                        q6_high(qh, 6, m3),
+                    ),
+                ];
+                for (quarter, qv) in q.iter().enumerate() {
+                    let g = 8 * half + 2 * quarter;
+                    let s0 = *(wp.add(192 + g) as *const i8) as i16;
+                    let s1 = *(wp.add(193 + g) as *const i8) as i16;
+                    let sv = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+                    for r in 0..R {
+                        let yp = a[r].as_ptr().add(i * 292 + 4 + 128 * half + 32 * quarter);
+                        let p = _mm256_maddubs_epi16(*qv, load256(yp));
+                        sumi[r] = D::dpwssd(sumi[r], p, sv);
+                    }
+                }
+            }
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(i * 292);
+                let dy = f32_at(yp);
+                let corr = _mm256_madd_epi16(load256(yp.add(260)), sc16);
+                let s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32(corr, 5));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s), acc[r]);
+            }
+        }
+        let mut out = [0.0f32; R];
+        for r in 0..R {
+            out[r] = hsum_ps(acc[r]);
+        }
+        out
+    }
+}

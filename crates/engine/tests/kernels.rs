@@ -1,0 +1,264 @@
+//! Kernel tests: known answers for the scalar references, every SIMD path against its
+//! reference with named tolerances, and batch invariance.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Rng, random_row};
+use switchyard_engine::kernels::{
+    AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, WType, WeightMatrix, dot_rows, reference,
+};
+
+/// SIMD vs scalar: the integer parts are exact, so results may differ only by f32 rounding in
+/// a different summation order. Bound: this fraction of `Σ|w_i·a_i|`.
+const SIMD_REL_TOL: f32 = 2e-6;
+/// Scalar reference vs an f64 sum over the dequantised values.
+const REF_REL_TOL: f64 = 1e-5;
+
+/// Dequantises an activation row (the formats of `AType`) for known-answer checks.
+fn dequant_act(ty: AType, b: &[u8], k: usize) -> Vec<f64> {
+    let f16 = |at: usize| half::f16::from_le_bytes([b[at], b[at + 1]]).to_f64();
+    match ty {
+        AType::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        AType::F16 => b
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64())
+            .collect(),
+        AType::BF16 => b
+            .chunks_exact(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
+            .collect(),
+        AType::Q8_0 | AType::Q8_1 => {
+            let (bb, qs) = if ty == AType::Q8_0 { (34, 2) } else { (36, 4) };
+            (0..k)
+                .map(|i| {
+                    let at = (i / 32) * bb;
+                    f16(at) * (b[at + qs + i % 32] as i8) as f64
+                })
+                .collect()
+        }
+        AType::Q8_K => (0..k)
+            .map(|i| {
+                let at = (i / QK_K) * 292;
+                let d = f32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as f64;
+                d * (b[at + 4 + i % QK_K] as i8) as f64
+            })
+            .collect(),
+    }
+}
+
+fn act_row(wt: WType, x: &[f32]) -> ActRows {
+    let mut a = ActRows::new(wt.act_type(), x.len()).unwrap();
+    a.quantize(x).unwrap();
+    a
+}
+
+fn widths(wt: WType) -> Vec<usize> {
+    if wt.layout().0 == QK_K {
+        vec![256, 512, 2048]
+    } else {
+        vec![32, 96, 896, 2048]
+    }
+}
+
+#[test]
+fn q8_0_activation_known_answer() {
+    let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect(); // amax 16
+    let a = act_row(WType::Q8_0, &x);
+    let b = a.row(0);
+    let d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+    assert_eq!(d, half::f16::from_f32(16.0 / 127.0).to_f32());
+    assert_eq!(b[2] as i8, -127);
+    // -8 * 127/16 = -63.5 rounds half to even: -64.
+    assert_eq!(b[2 + 8] as i8, -64);
+    assert_eq!(b[2 + 16] as i8, 0);
+    assert_eq!(b[2 + 31] as i8, (15.0f32 * 127.0 / 16.0).round() as i8);
+}
+
+#[test]
+fn q8_1_activation_carries_sum() {
+    let mut rng = Rng::new(7);
+    let x = rng.vec(64, 3.0);
+    let a = act_row(WType::Q4_1, &x);
+    let b = a.row(0);
+    for blk in b.chunks_exact(36) {
+        let d = half::f16::from_le_bytes([blk[0], blk[1]]).to_f32();
+        let s = half::f16::from_le_bytes([blk[2], blk[3]]).to_f32();
+        let sum: i32 = blk[4..].iter().map(|&q| q as i8 as i32).sum();
+        let expect = half::f16::from_f32(d * sum as f32).to_f32();
+        assert!(
+            (s - expect).abs() <= expect.abs() * 2e-3 + 1e-3,
+            "s {s} vs {expect}"
+        );
+    }
+}
+
+#[test]
+fn q8_k_activation_known_answer() {
+    let mut x = vec![0.5f32; 256];
+    x[3] = -2.0; // the extreme value maps to +127 (iscale = -127 / max)
+    let a = act_row(WType::Q4_K, &x);
+    let b = a.row(0);
+    let d = f32::from_le_bytes(b[0..4].try_into().unwrap());
+    assert_eq!(d, 1.0 / (-127.0f32 / -2.0));
+    assert_eq!(b[4 + 3] as i8, -127);
+    assert_eq!(b[4] as i8, 32); // 0.5 · 63.5 = 31.75 → 32
+    let bsum0 = i16::from_le_bytes([b[260], b[261]]);
+    assert_eq!(bsum0 as i32, 15 * 32 - 127);
+    let zero = act_row(WType::Q4_K, &[0.0; 256]);
+    assert!(zero.row(0).iter().all(|&v| v == 0));
+}
+
+#[test]
+fn reference_dot_matches_dequantised_f64() {
+    let mut rng = Rng::new(1);
+    for wt in WType::ALL {
+        for k in widths(wt) {
+            let w = random_row(wt, k, &mut rng);
+            let x = rng.vec(k, 2.0);
+            let a = act_row(wt, &x);
+            let mut wf = vec![0.0f32; k];
+            reference::dequantize_row(wt, &w, &mut wf);
+            let af = dequant_act(wt.act_type(), a.row(0), k);
+            let exact: f64 = wf.iter().zip(&af).map(|(p, q)| *p as f64 * q).sum();
+            let mag: f64 = wf.iter().zip(&af).map(|(p, q)| (*p as f64 * q).abs()).sum();
+            let got = reference::dot(wt, &w, a.row(0)) as f64;
+            assert!(
+                (got - exact).abs() <= REF_REL_TOL * mag + 1e-6,
+                "{wt:?} k={k}: reference {got} vs dequantised {exact} (Σ|·| {mag})"
+            );
+        }
+    }
+}
+
+#[test]
+fn dequantize_known_values() {
+    // Q4_0 block: d = 0.5, nibbles j → element j = (j % 16) - 8 scaled.
+    let mut b = half::f16::from_f32(0.5).to_le_bytes().to_vec();
+    b.extend((0..16u8).map(|j| j | ((15 - j) << 4)));
+    let mut out = [0.0f32; 32];
+    reference::dequantize_row(WType::Q4_0, &b, &mut out);
+    for j in 0..16 {
+        assert_eq!(out[j], (j as f32 - 8.0) * 0.5);
+        assert_eq!(out[16 + j], (7.0 - j as f32) * 0.5);
+    }
+    // Q8_0: d = 0.25, q = j - 16.
+    let mut b = half::f16::from_f32(0.25).to_le_bytes().to_vec();
+    b.extend((0..32i8).map(|j| (j - 16) as u8));
+    reference::dequantize_row(WType::Q8_0, &b, &mut out);
+    assert_eq!(out[0], -4.0);
+    assert_eq!(out[31], 3.75);
+}
+
+#[test]
+fn simd_matches_reference_for_every_type_and_row_count() {
+    let mut rng = Rng::new(2);
+    let isas = Isa::available();
+    eprintln!("kernel sets: {isas:?}");
+    for isa in isas {
+        for wt in WType::ALL {
+            for k in widths(wt) {
+                let w = random_row(wt, k, &mut rng);
+                let rows: Vec<ActRows> = (0..MAX_ROWS)
+                    .map(|_| act_row(wt, &rng.vec(k, 3.0)))
+                    .collect();
+                for r in 1..=MAX_ROWS {
+                    let acts: Vec<&[u8]> = rows[..r].iter().map(|a| a.row(0)).collect();
+                    let mut out = [0.0f32; MAX_ROWS];
+                    dot_rows(isa, wt, k, &w, &acts, &mut out).unwrap();
+                    for (i, a) in acts.iter().enumerate() {
+                        let want = reference::dot(wt, &w, a);
+                        let mut wf = vec![0.0f32; k];
+                        reference::dequantize_row(wt, &w, &mut wf);
+                        let af = dequant_act(wt.act_type(), a, k);
+                        let mag: f64 = wf.iter().zip(&af).map(|(p, q)| (*p as f64 * q).abs()).sum();
+                        let tol = SIMD_REL_TOL * mag as f32 + 1e-6;
+                        assert!(
+                            (out[i] - want).abs() <= tol,
+                            "{isa:?} {wt:?} k={k} rows={r} row {i}: {} vs reference {want} (tol {tol})",
+                            out[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_rows_per_call() {
+    let mut rng = Rng::new(3);
+    for isa in Isa::available() {
+        for wt in WType::ALL {
+            let k = 512;
+            let w = random_row(wt, k, &mut rng);
+            let rows: Vec<ActRows> = (0..MAX_ROWS)
+                .map(|_| act_row(wt, &rng.vec(k, 1.0)))
+                .collect();
+            let acts: Vec<&[u8]> = rows.iter().map(|a| a.row(0)).collect();
+            let mut all = [0.0f32; MAX_ROWS];
+            dot_rows(isa, wt, k, &w, &acts, &mut all).unwrap();
+            for (i, a) in acts.iter().enumerate() {
+                let mut one = [0.0f32];
+                dot_rows(isa, wt, k, &w, &[a], &mut one).unwrap();
+                assert_eq!(one[0].to_bits(), all[i].to_bits(), "{isa:?} {wt:?} row {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_rows_rejects_malformed_arguments() {
+    let w = vec![0u8; 34];
+    let a = vec![0u8; 34];
+    let mut out = [0.0f32; 4];
+    for isa in Isa::available() {
+        assert!(dot_rows(isa, WType::Q8_0, 32, &w[..33], &[&a], &mut out).is_err());
+        assert!(dot_rows(isa, WType::Q8_0, 32, &w, &[&a[..30]], &mut out).is_err());
+        assert!(dot_rows(isa, WType::Q8_0, 33, &w, &[&a], &mut out).is_err());
+        assert!(dot_rows(isa, WType::Q8_0, 32, &w, &[a.as_slice(); 5], &mut out).is_err());
+        assert!(dot_rows(isa, WType::Q4_K, 32, &w, &[&a], &mut out).is_err());
+    }
+}
+
+#[test]
+fn matmul_is_batch_and_thread_invariant() {
+    let mut rng = Rng::new(4);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for isa in Isa::available() {
+        for wt in [WType::Q4_K, WType::Q8_0, WType::F16, WType::Q5_0] {
+            let (k, n) = (512, 37);
+            let data: Vec<u8> = (0..n).flat_map(|_| random_row(wt, k, &mut rng)).collect();
+            let w = WeightMatrix::new(wt, k, n, &data).unwrap();
+            let mm = MatMul { isa };
+            for m in [1usize, 3, 8, 9, 70] {
+                let x = rng.vec(m * k, 1.0);
+                let mut acts = ActRows::new(wt.act_type(), k).unwrap();
+                acts.quantize(&x).unwrap();
+                let mut out = vec![0.0f32; m * n];
+                pool.install(|| mm.run(&w, &acts, &mut out)).unwrap();
+                for t in 0..m {
+                    let mut single = ActRows::new(wt.act_type(), k).unwrap();
+                    single.quantize(&x[t * k..(t + 1) * k]).unwrap();
+                    let mut one = vec![0.0f32; n];
+                    mm.run(&w, &single, &mut one).unwrap();
+                    for o in 0..n {
+                        assert_eq!(
+                            out[t * n + o].to_bits(),
+                            one[o].to_bits(),
+                            "{isa:?} {wt:?} m={m} t={t} o={o}"
+                        );
+                        let want = reference::dot(wt, w.row(o), single.row(0));
+                        assert!((one[o] - want).abs() <= 1e-3 * want.abs().max(1.0));
+                    }
+                }
+            }
+        }
+    }
+}
