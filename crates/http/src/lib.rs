@@ -4,8 +4,21 @@
 //! Architecture Invariant: this is the only crate that knows our HTTP API and
 //! its JSON. Everything behind it speaks `switchyard_core` types.
 
+pub mod accounting;
+pub mod auth;
+pub mod chat;
 pub mod error;
+pub mod ids;
+pub mod metrics;
+pub mod models;
+pub mod request_id;
+pub mod routes;
+pub mod server;
+pub mod state;
 pub mod validate;
 
 pub use error::{ApiError, ErrorKind};
+pub use routes::app;
+pub use server::serve;
+pub use state::{AppState, HttpSettings};
 pub use validate::parse_chat_request;
