@@ -55,28 +55,26 @@ pub(crate) fn detokenize(tok: &Tokenizer, tokens: &[u32], opts: DecodeOptions) -
     let v = &tok.vocab;
     let mut tokens = tokens;
     let mut remove_space = v.add_space_prefix;
-    if opts.remove_special && v.add_bos {
-        if let (Some(&first), Some(bos)) = (tokens.first(), v.specials.bos) {
-            if first == bos {
-                remove_space = false;
-                tokens = &tokens[1..];
-            }
-        }
+    if opts.remove_special
+        && v.add_bos
+        && let Some((&first, rest)) = tokens.split_first()
+        && Some(first) == v.specials.bos
+    {
+        remove_space = false;
+        tokens = rest;
     }
-    if opts.remove_special && v.add_eos {
-        if let (Some((&last, rest)), Some(eos)) = (tokens.split_last(), v.specials.eos) {
-            if last == eos {
-                tokens = rest;
-            }
-        }
+    if opts.remove_special
+        && v.add_eos
+        && let Some((&last, rest)) = tokens.split_last()
+        && Some(last) == v.specials.eos
+    {
+        tokens = rest;
     }
     let mut text = Vec::new();
     for &id in tokens {
         let mut piece = tok.token_piece(id, opts.unparse_special);
-        if remove_space {
-            if let Some(rest) = piece.strip_prefix(b" ") {
-                piece = rest;
-            }
+        if remove_space && let Some(rest) = piece.strip_prefix(b" ") {
+            piece = rest;
         }
         remove_space = false;
         text.extend_from_slice(piece);

@@ -173,11 +173,11 @@ pub(crate) fn bpe(vocab: &Vocab, word: &str, out: &mut Vec<u32>) {
     if word.is_empty() {
         return;
     }
-    if vocab.ignore_merges {
-        if let Some(id) = vocab.id(word) {
-            out.push(id);
-            return;
-        }
+    if vocab.ignore_merges
+        && let Some(id) = vocab.id(word)
+    {
+        out.push(id);
+        return;
     }
     let mut symbols = symbols_of(word);
     let mut queue = BinaryHeap::new();

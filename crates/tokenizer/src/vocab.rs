@@ -452,10 +452,10 @@ fn end_of_generation_set(
     }
     // gpt-oss: these are rendered like user-defined tokens.
     for t in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
-        if let Some(&id) = ids.get(t) {
-            if let Some(a) = attrs.get_mut(id as usize) {
-                *a = attr::USER_DEFINED;
-            }
+        if let Some(&id) = ids.get(t)
+            && let Some(a) = attrs.get_mut(id as usize)
+        {
+            *a = attr::USER_DEFINED;
         }
     }
     eog.extend(sp.eos);
@@ -469,7 +469,7 @@ fn end_of_generation_set(
     if let Some(end_id) = find(&eog, "<|end|>") {
         let has = |t: &str| find(&eog, t).is_some();
         let call = has("<|call|>") || has("<|calls|>");
-        if (has("<|return|>") && call) || (call && has("<|flush|>")) {
+        if call && (has("<|return|>") || has("<|flush|>")) {
             eog.remove(&end_id);
             if let Some(a) = attrs.get_mut(end_id as usize) {
                 *a = attr::USER_DEFINED;
@@ -477,12 +477,12 @@ fn end_of_generation_set(
         }
     }
     // Gemma 4 / PaddleOCR: with "<|tool_response>" present, "</s>" is not an end.
-    if find(&eog, "<|tool_response>").is_some() {
-        if let Some(s_id) = find(&eog, "</s>") {
-            eog.remove(&s_id);
-            if let Some(a) = attrs.get_mut(s_id as usize) {
-                *a = attr::NORMAL;
-            }
+    if find(&eog, "<|tool_response>").is_some()
+        && let Some(s_id) = find(&eog, "</s>")
+    {
+        eog.remove(&s_id);
+        if let Some(a) = attrs.get_mut(s_id as usize) {
+            *a = attr::NORMAL;
         }
     }
     eog
