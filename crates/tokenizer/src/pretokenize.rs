@@ -34,7 +34,8 @@ const DEEPSEEK_LLM_LETTERS: &str = r"\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯ�
 
 const CJK_HANGUL: &str = r"[一-龥ࠀ-一가-퟿]+";
 
-const DEEPSEEK_V3_MAIN: &str = r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"##;
+// llama.cpp's `\p{S}` leaves out `~` (its ASCII symbol list lacks it), so ours does too.
+const DEEPSEEK_V3_MAIN: &str = r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}[\p{S}&&[^~]]]?[\p{L}\p{M}]+| ?[\p{P}[\p{S}&&[^~]]]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"##;
 
 const BLOOM: &str = r" ?[^(\s|.,!?…。，、।۔،)]+";
 
@@ -365,6 +366,12 @@ mod tests {
         // the CJK range U+0800-U+4E00. Folded, the space is split off by the CJK regex.
         let words = split(PreKind::DeepseekLlm, "。\u{3000}。");
         assert_eq!(words, ["。", "\u{3000}", "。"]);
+    }
+
+    #[test]
+    fn symbol_class_excludes_tilde_like_llama_cpp() {
+        // "~" may prefix a non-ASCII word because llama.cpp does not count it as \p{S}.
+        assert_eq!(split(PreKind::DeepseekV3, "~é +é"), ["~é", " +", "é"]);
     }
 
     #[test]

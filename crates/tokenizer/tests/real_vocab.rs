@@ -135,3 +135,27 @@ fn streaming_decode_never_splits_characters() {
         }
     }
 }
+
+/// Rough speed check on a long prompt (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn encode_speed() {
+    for name in [QWEN2, LLAMA_BPE, LLAMA_SPM] {
+        let load_start = std::time::Instant::now();
+        let tok = load(name);
+        let load_time = load_start.elapsed();
+        let text = cases(name).join("\n").repeat(50);
+        let start = std::time::Instant::now();
+        let ids = tok.encode(&text, false, false).unwrap();
+        let t = start.elapsed();
+        let long_word = "x".repeat(20_000) + &" ".repeat(20_000) + &"7".repeat(20_000);
+        let start = std::time::Instant::now();
+        let n2 = tok.encode(&long_word, false, false).unwrap().len();
+        println!(
+            "{name}: load {load_time:?}; {} bytes -> {} tokens in {t:?}; 60k-char runs -> {n2} tokens in {:?}",
+            text.len(),
+            ids.len(),
+            start.elapsed()
+        );
+    }
+}
