@@ -283,6 +283,36 @@ fn streaming_decoder_joins_split_characters() {
 }
 
 #[test]
+fn hand_built_configs_are_checked() {
+    let mut cfg = spm_config(&[("a", -1.0)]);
+    cfg.token_types.as_mut().unwrap().pop();
+    let e = Tokenizer::from_config(cfg).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TokenizerError::BadValue {
+                key: keys::TOKEN_TYPE,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let mut cfg = spm_config(&[("a", -1.0)]);
+    cfg.scores = Some(vec![]);
+    let e = Tokenizer::from_config(cfg).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TokenizerError::BadValue {
+                key: keys::SCORES,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn token_lookups() {
     let tok = spm(&[("hello", -1.0)]);
     assert_eq!(tok.n_vocab(), 3 + 256 + 1);

@@ -126,6 +126,21 @@ impl Vocab {
             return Err(TokenizerError::VocabSize(n));
         }
 
+        // `VocabConfig` can be built by hand, so the per-token arrays are checked here too.
+        for (key, len) in [
+            (keys::SCORES, cfg.scores.as_ref().map(Vec::len)),
+            (keys::TOKEN_TYPE, cfg.token_types.as_ref().map(Vec::len)),
+        ] {
+            if let Some(len) = len
+                && len < n
+            {
+                return Err(TokenizerError::BadValue {
+                    key,
+                    reason: format!("has {len} entries for {n} tokens"),
+                });
+            }
+        }
+
         // Model-kind defaults (llama.cpp `load`).
         let mut d = Specials::default();
         let (mut add_bos, mut add_eos, mut add_space_prefix, clean_spaces);
