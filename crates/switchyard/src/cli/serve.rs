@@ -1,0 +1,82 @@
+//! `switchyard serve`.
+
+use std::sync::Arc;
+
+use clap::Args;
+use switchyard_config::ProcessEnv;
+use switchyard_http::{AppState, HttpSettings};
+use switchyard_store::Store;
+
+use super::{CliError, StoreArgs};
+use crate::wiring;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on (default 127.0.0.1:8080; env SWITCHYARD_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), CliError> {
+    let config = args.store.load_config(args.listen.clone())?;
+    let router = wiring::build_router(&config, &ProcessEnv)?;
+    let url = config.server.effective_database_url();
+    let store = Store::open(&url)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot open the store: {e}")))?;
+    match store.list_keys().await {
+        Ok(keys) if keys.is_empty() => tracing::info!(
+            "no API keys yet: create one with `switchyard keys create --name NAME` (same --config/--data-dir)"
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(CliError::Runtime(format!("cannot read the store: {e}"))),
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| {
+            CliError::Runtime(format!("cannot listen on {}: {e}", config.server.listen))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    for m in router.models() {
+        tracing::info!(model = %m.id, provider = %m.provider(), "serving model");
+    }
+    let state = AppState::new(
+        Arc::new(router),
+        store.clone(),
+        HttpSettings::from_config(&config.server),
+    );
+    tracing::info!(%addr, "switchyard listening");
+    switchyard_http::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
+    store.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received: finishing running requests");
+}
