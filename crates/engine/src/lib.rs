@@ -7,3 +7,6 @@ mod error;
 pub mod kernels;
 
 pub use error::EngineError;
+pub mod model;
+
+pub use model::{BatchEntry, KvType, Logits, Model, ModelOptions, SeqState};

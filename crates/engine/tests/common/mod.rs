@@ -1,6 +1,8 @@
 //! Shared test helpers: a seeded PRNG and random rows in every weight format.
 #![allow(dead_code)]
 
+pub mod tiny;
+
 use half::f16;
 use switchyard_engine::kernels::{QK_K, WType};
 
