@@ -262,3 +262,44 @@ fn matmul_is_batch_and_thread_invariant() {
         }
     }
 }
+
+/// Attention helpers: SIMD vs scalar (f32 rounding only).
+const VEC_REL_TOL: f32 = 1e-5;
+
+#[test]
+fn attention_vector_ops_match_reference() {
+    use half::f16;
+    use switchyard_engine::kernels::vec;
+    let mut rng = Rng::new(5);
+    for isa in Isa::available() {
+        for n in [1usize, 7, 64, 128, 131] {
+            let a = rng.vec(n, 2.0);
+            let b = rng.vec(n, 2.0);
+            let ah: Vec<f16> = a.iter().map(|&x| f16::from_f32(x)).collect();
+            let bh: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+            let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum::<f32>() + 1e-6;
+            let d = vec::dot_f16(isa, &ah, &bh);
+            assert!(
+                (d - vec::dot_f16_ref(&ah, &bh)).abs() <= VEC_REL_TOL * mag,
+                "{isa:?} dot_f16 n={n}"
+            );
+            let d = vec::dot_f32(isa, &a, &b);
+            assert!(
+                (d - vec::dot_f32_ref(&a, &b)).abs() <= VEC_REL_TOL * mag,
+                "{isa:?} dot_f32 n={n}"
+            );
+            let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((d as f64 - exact).abs() <= (VEC_REL_TOL * mag) as f64);
+            // axpy is element-wise FMA: identical to the reference.
+            let mut y1 = b.clone();
+            let mut y2 = b.clone();
+            vec::axpy_f16(isa, &mut y1, 0.37, &ah);
+            vec::axpy_f16_ref(&mut y2, 0.37, &ah);
+            assert_eq!(y1, y2, "{isa:?} axpy_f16 n={n}");
+            vec::axpy_f32(isa, &mut y1, -1.5, &a);
+            vec::axpy_f32_ref(&mut y2, -1.5, &a);
+            assert_eq!(y1, y2, "{isa:?} axpy_f32 n={n}");
+            assert!((y1[0] - (b[0] + 0.37 * ah[0].to_f32() - 1.5 * a[0])).abs() < 1e-4);
+        }
+    }
+}

@@ -5,7 +5,7 @@
 
 use super::kv::{KvBuf, KvCache};
 use crate::EngineError;
-use crate::kernels::vec;
+use crate::kernels::{Isa, vec};
 use half::f16;
 use rayon::prelude::*;
 
@@ -15,6 +15,7 @@ pub(crate) struct AttnShape {
     pub n_head_kv: usize,
     pub head_dim: usize,
     pub scale: f32,
+    pub isa: Isa,
 }
 
 /// For each row `r` (cache `caches[seq[r]]`, position `pos[r]`, which must already be cached),
@@ -32,6 +33,7 @@ pub(crate) fn attend(
     let q_dim = shape.n_head * hd;
     let group = shape.n_head / shape.n_head_kv.max(1);
     let rows = seq.len();
+    let isa = shape.isa;
     if q.len() != rows * q_dim || out.len() != rows * q_dim || pos.len() != rows {
         return Err(EngineError::Invalid(
             "attention buffers do not match".into(),
@@ -65,12 +67,12 @@ pub(crate) fn attend(
                     q16.extend(qh.iter().map(|&x| f16::from_f32(x)));
                     for j in 0..n {
                         let kr = &k[j * kv_dim + off..j * kv_dim + off + hd];
-                        scores.push(vec::dot_f16(q16, kr));
+                        scores.push(vec::dot_f16(isa, q16, kr));
                     }
                     super::ops::softmax_scaled(scores, shape.scale);
                     for (j, &w) in scores.iter().enumerate() {
                         let w = f16::from_f32(w).to_f32();
-                        vec::axpy_f16(o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
+                        vec::axpy_f16(isa, o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
                     }
                 }
                 (KvBuf::F32(k), KvBuf::F32(v)) => {
@@ -79,11 +81,11 @@ pub(crate) fn attend(
                     }
                     for j in 0..n {
                         let kr = &k[j * kv_dim + off..j * kv_dim + off + hd];
-                        scores.push(vec::dot_f32(qh, kr));
+                        scores.push(vec::dot_f32(isa, qh, kr));
                     }
                     super::ops::softmax_scaled(scores, shape.scale);
                     for (j, &w) in scores.iter().enumerate() {
-                        vec::axpy_f32(o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
+                        vec::axpy_f32(isa, o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
                     }
                 }
                 _ => return Err(EngineError::Invalid("mixed KV cache types".into())),

@@ -170,6 +170,7 @@ fn layers(
         n_head_kv: hp.n_head_kv,
         head_dim: hd,
         scale: 1.0 / (hd as f32).sqrt(),
+        isa: model.isa,
     };
 
     let mut h = vec![0.0f32; m * e];

@@ -10,6 +10,7 @@
 
 mod float;
 mod quant;
+pub mod vec;
 
 use super::types::WType;
 use std::arch::x86_64::*;
