@@ -9,6 +9,9 @@
 use super::{IntDot, f16_at, hsum_ps};
 use std::arch::x86_64::*;
 
+/// Bytes ahead of the current weight block to prefetch.
+const PREFETCH: usize = 1024;
+
 #[inline(always)]
 unsafe fn load256(p: *const u8) -> __m256i {
     // SAFETY: the caller guarantees 32 readable bytes at `p`; AVX is enabled.
@@ -165,6 +168,8 @@ unsafe fn blocks32<B: Block32, D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R
         let mut summs = [0.0f32; R];
         for ib in 0..nb {
             let wp = w.as_ptr().add(ib * B::WB);
+            // Prefetch well ahead in the weight stream (past the row's end is harmless).
+            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(PREFETCH) as *const i8);
             let dx = f16_at(wp);
             let x = B::decode(wp);
             for r in 0..R {
@@ -206,17 +211,36 @@ entry32!(q4_1, Q4_1);
 entry32!(q5_0, Q5_0);
 entry32!(q5_1, Q5_1);
 
-/// ggml's `get_scale_min_k4` for all 8 sub-blocks: (scales, mins).
+/// The 12 packed scale bytes of a Q4_K/Q5_K block → (8 scales, 8 mins) as i16 lanes
+/// (ggml's `utmp` unpacking; same values as `reference::scale_min_k4`).
 #[inline(always)]
-fn scales_mins_k4(q: &[u8; 12]) -> ([i16; 8], [i16; 8]) {
-    let mut sc = [0i16; 8];
-    let mut mn = [0i16; 8];
-    for j in 0..8 {
-        let (s, m) = crate::kernels::reference::scale_min_k4(j, q);
-        sc[j] = s as i16;
-        mn[j] = m as i16;
+unsafe fn scales_mins_k4(p: *const u8) -> (__m128i, __m128i) {
+    // SAFETY: the caller guarantees 12 readable bytes at `p`; SSE4.1 is enabled (AVX2).
+    unsafe {
+        let mut u = [0u32; 4];
+        std::ptr::copy_nonoverlapping(p, u.as_mut_ptr() as *mut u8, 12);
+        const M1: u32 = 0x3f3f3f3f;
+        const M2: u32 = 0x0f0f0f0f;
+        const M3: u32 = 0x03030303;
+        u[3] = ((u[2] >> 4) & M2) | (((u[1] >> 6) & M3) << 4);
+        let aux = u[1] & M1;
+        u[1] = (u[2] & M2) | (((u[0] >> 6) & M3) << 4);
+        u[2] = aux;
+        u[0] &= M1;
+        let v = _mm_loadu_si128(u.as_ptr() as *const __m128i);
+        (
+            _mm_cvtepu8_epi16(v),
+            _mm_cvtepu8_epi16(_mm_srli_si128(v, 8)),
+        )
     }
-    (sc, mn)
+}
+
+/// Lane `j` of 8 i16 lanes, broadcast to 16 lanes.
+#[inline(always)]
+unsafe fn bcast_w(v: __m256i, j: usize) -> __m256i {
+    let b = (2 * j) as i16;
+    // SAFETY: AVX2 is enabled in the calling kernel.
+    unsafe { _mm256_shuffle_epi8(v, _mm256_set1_epi16(((b + 1) << 8) | b)) }
 }
 
 /// Q4_K and Q5_K (`FIVE`): 8 sub-blocks of 32 with 6-bit scales and mins; `Σ min·bsum` from the
@@ -237,10 +261,8 @@ unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]
             let wp = w.as_ptr().add(i * wb);
             let dx = f16_at(wp);
             let dmx = f16_at(wp.add(2));
-            let mut raw = [0u8; 12];
-            std::ptr::copy_nonoverlapping(wp.add(4), raw.as_mut_ptr(), 12);
-            let (sc, mn) = scales_mins_k4(&raw);
-            let mins = _mm_loadu_si128(mn.as_ptr() as *const __m128i);
+            let (sc, mins) = scales_mins_k4(wp.add(4));
+            let sc = _mm256_broadcastsi128_si256(sc);
             let hbits = if FIVE {
                 load256(wp.add(16))
             } else {
@@ -259,8 +281,8 @@ unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]
                     lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
                     hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
                 }
-                let s_lo = _mm256_set1_epi16(sc[2 * j]);
-                let s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+                let s_lo = bcast_w(sc, 2 * j);
+                let s_hi = bcast_w(sc, 2 * j + 1);
                 for r in 0..R {
                     let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
                     let p_lo = _mm256_maddubs_epi16(lo, load256(yp));
@@ -345,10 +367,11 @@ pub(super) unsafe fn q6_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) ->
                     ),
                 ];
                 for (quarter, qv) in q.iter().enumerate() {
-                    let g = 8 * half + 2 * quarter;
-                    let s0 = *(wp.add(192 + g) as *const i8) as i16;
-                    let s1 = *(wp.add(193 + g) as *const i8) as i16;
-                    let sv = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+                    // Scales of groups 2P and 2P+1 (P = pair index) over 8 lanes each.
+                    let g = (8 * half + 2 * quarter) as i64;
+                    let ones = 0x0101010101010101i64;
+                    let pick = _mm_set_epi64x((g + 1) * ones, g * ones);
+                    let sv = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
                     for r in 0..R {
                         let yp = a[r].as_ptr().add(i * 292 + 4 + 128 * half + 32 * quarter);
                         let p = _mm256_maddubs_epi16(*qv, load256(yp));
