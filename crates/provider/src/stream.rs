@@ -51,7 +51,7 @@ pub(crate) fn events(resp: reqwest::Response, ctx: StreamContext) -> EventStream
         let mut json_body: Vec<u8> = Vec::new();
         let mut first = true;
         loop {
-            let next = if first || is_json {
+            let next = if first {
                 tokio::time::timeout_at(ctx.first_byte_deadline, body.next()).await
             } else {
                 tokio::time::timeout(ctx.idle, body.next()).await
