@@ -10,6 +10,7 @@
 
 mod float;
 mod quant;
+mod quant512;
 pub mod vec;
 
 use super::types::WType;
@@ -108,6 +109,8 @@ pub(super) trait IntDot {
     unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
     /// `acc + Σ(2 adjacent a[i]·b[i])` per i32 lane, 16-bit inputs.
     unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+    /// The row dot product of a 32-element block type.
+    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R];
 }
 
 /// AVX2: `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
@@ -129,6 +132,11 @@ impl IntDot for Avx2Dot {
         // SAFETY: only called from functions compiled with AVX2 enabled.
         unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)) }
     }
+    #[inline(always)]
+    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+        // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
+        unsafe { quant::blocks32::<B, Avx2Dot, R>(w, a) }
+    }
 }
 
 impl IntDot for VnniDot {
@@ -141,6 +149,11 @@ impl IntDot for VnniDot {
     unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
         // SAFETY: only called from functions compiled with AVX-512 VNNI and VL enabled.
         unsafe { _mm256_dpwssd_epi32(acc, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+        // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
+        unsafe { quant512::blocks32::<B, R>(w, a) }
     }
 }
 

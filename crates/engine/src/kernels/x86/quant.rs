@@ -10,10 +10,10 @@ use super::{IntDot, f16_at, hsum_ps};
 use std::arch::x86_64::*;
 
 /// Bytes ahead of the current weight block to prefetch.
-const PREFETCH: usize = 1024;
+pub(super) const PREFETCH: usize = 1024;
 
 #[inline(always)]
-unsafe fn load256(p: *const u8) -> __m256i {
+pub(super) unsafe fn load256(p: *const u8) -> __m256i {
     // SAFETY: the caller guarantees 32 readable bytes at `p`; AVX is enabled.
     unsafe { _mm256_loadu_si256(p as *const __m256i) }
 }
@@ -76,7 +76,7 @@ unsafe fn signed_dot<D: IntDot>(x: __m256i, y: __m256i) -> __m256i {
 }
 
 /// A 32-element weight block format.
-trait Block32 {
+pub(crate) trait Block32 {
     /// Weight block bytes.
     const WB: usize;
     /// Activation block bytes (34: Q8_0, 36: Q8_1 with its sum `s`).
@@ -87,11 +87,11 @@ trait Block32 {
     unsafe fn decode(p: *const u8) -> __m256i;
 }
 
-struct Q8_0;
-struct Q4_0;
-struct Q4_1;
-struct Q5_0;
-struct Q5_1;
+pub(super) struct Q8_0;
+pub(super) struct Q4_0;
+pub(super) struct Q4_1;
+pub(super) struct Q5_0;
+pub(super) struct Q5_1;
 
 impl Block32 for Q8_0 {
     const WB: usize = 34;
@@ -158,7 +158,10 @@ impl Block32 for Q5_1 {
 /// The per-block skeleton of the 32-element types. For the unsigned ones (Q4_1/Q5_1) the
 /// weight's `m` times the activation's `s` is summed separately, as ggml does.
 #[inline(always)]
-unsafe fn blocks32<B: Block32, D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+pub(super) unsafe fn blocks32<B: Block32, D: IntDot, const R: usize>(
+    w: &[u8],
+    a: [&[u8]; R],
+) -> [f32; R] {
     let nb = w.len() / B::WB;
     let a_qs = if B::AB == 36 { 4 } else { 2 };
     // SAFETY: block `ib < nb` of `w` and of every `a[r]` is in bounds (the caller's contract);
@@ -200,7 +203,7 @@ macro_rules! entry32 {
         #[inline(always)]
         pub(super) unsafe fn $name<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
             // SAFETY: forwarded contract.
-            unsafe { blocks32::<$ty, D, R>(w, a) }
+            unsafe { D::blocks32::<$ty, R>(w, a) }
         }
     };
 }
