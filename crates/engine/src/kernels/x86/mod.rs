@@ -111,6 +111,8 @@ pub(super) trait IntDot {
     unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
     /// The row dot product of a 32-element block type.
     unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R];
+    /// The row dot product of Q4_K (`FIVE = false`) or Q5_K.
+    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R];
 }
 
 /// AVX2: `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
@@ -137,6 +139,11 @@ impl IntDot for Avx2Dot {
         // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
         unsafe { quant::blocks32::<B, Avx2Dot, R>(w, a) }
     }
+    #[inline(always)]
+    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+        // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
+        unsafe { quant::k4_k5::<Avx2Dot, R, FIVE>(w, a) }
+    }
 }
 
 impl IntDot for VnniDot {
@@ -154,6 +161,11 @@ impl IntDot for VnniDot {
     unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
         unsafe { quant512::blocks32::<B, R>(w, a) }
+    }
+    #[inline(always)]
+    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+        // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
+        unsafe { quant512::k4_k5::<R, FIVE>(w, a) }
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) unsafe fn load256(p: *const u8) -> __m256i {
 }
 
 #[inline(always)]
-unsafe fn f32_at(p: *const u8) -> f32 {
+pub(super) unsafe fn f32_at(p: *const u8) -> f32 {
     // SAFETY: the caller guarantees 4 readable bytes at `p`.
     unsafe { std::ptr::read_unaligned(p as *const f32) }
 }
@@ -56,7 +56,7 @@ unsafe fn bytes_from_bits(p: *const u8) -> __m256i {
 }
 
 #[inline(always)]
-unsafe fn hsum_epi32_128(v: __m128i) -> i32 {
+pub(super) unsafe fn hsum_epi32_128(v: __m128i) -> i32 {
     // SAFETY: SSE2 is always available on x86-64.
     unsafe {
         let v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
@@ -217,7 +217,7 @@ entry32!(q5_1, Q5_1);
 /// The 12 packed scale bytes of a Q4_K/Q5_K block → (8 scales, 8 mins) as i16 lanes
 /// (ggml's `utmp` unpacking; same values as `reference::scale_min_k4`).
 #[inline(always)]
-unsafe fn scales_mins_k4(p: *const u8) -> (__m128i, __m128i) {
+pub(super) unsafe fn scales_mins_k4(p: *const u8) -> (__m128i, __m128i) {
     // SAFETY: the caller guarantees 12 readable bytes at `p`; SSE4.1 is enabled (AVX2).
     unsafe {
         let mut u = [0u32; 4];
@@ -249,7 +249,10 @@ unsafe fn bcast_w(v: __m256i, j: usize) -> __m256i {
 /// Q4_K and Q5_K (`FIVE`): 8 sub-blocks of 32 with 6-bit scales and mins; `Σ min·bsum` from the
 /// activation's block sums.
 #[inline(always)]
-unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
+    w: &[u8],
+    a: [&[u8]; R],
+) -> [f32; R] {
     let wb = if FIVE { 176 } else { 144 };
     let qs_at = if FIVE { 48 } else { 16 };
     let nb = w.len() / wb;
@@ -317,13 +320,13 @@ unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]
 #[inline(always)]
 pub(super) unsafe fn q4_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
     // SAFETY: forwarded contract.
-    unsafe { k4_k5::<D, R, false>(w, a) }
+    unsafe { D::k4_k5::<R, false>(w, a) }
 }
 
 #[inline(always)]
 pub(super) unsafe fn q5_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
     // SAFETY: forwarded contract.
-    unsafe { k4_k5::<D, R, true>(w, a) }
+    unsafe { D::k4_k5::<R, true>(w, a) }
 }
 
 /// Bits `s..s+2` of each byte of `qh`, moved to bits 4..6.

@@ -103,3 +103,80 @@ pub(super) unsafe fn blocks32<B: Block32, const R: usize>(w: &[u8], a: [&[u8]; R
         out
     }
 }
+
+/// Q4_K / Q5_K (`FIVE`) with each pair of 32-element sub-blocks in one 512-bit register (the
+/// low nibbles of 32 bytes, then their high nibbles, matching 64 contiguous activation
+/// bytes). Integer sums are reduced to 8 lanes before the same float steps as the AVX2 form.
+#[inline(always)]
+pub(super) unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    use super::quant::{f32_at, hsum_epi32_128, scales_mins_k4};
+    let wb = if FIVE { 176 } else { 144 };
+    let qs_at = if FIVE { 48 } else { 16 };
+    let nb = w.len() / wb;
+    // SAFETY: super-block `i < nb` of `w` (`wb` bytes) and of every `a[r]` (292 bytes) is in
+    // bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut accm = [0.0f32; R];
+        let m4 = _mm256_set1_epi8(0x0F);
+        let one = _mm256_set1_epi8(1);
+        for i in 0..nb {
+            let wp = w.as_ptr().add(i * wb);
+            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(PREFETCH) as *const i8);
+            let dx = f16_at(wp);
+            let dmx = f16_at(wp.add(2));
+            let (sc, mins) = scales_mins_k4(wp.add(4));
+            let sc = _mm512_broadcast_i32x4(sc);
+            let hbits = if FIVE {
+                load256(wp.add(16))
+            } else {
+                _mm256_setzero_si256()
+            };
+            let mut sumi = [_mm512_setzero_si512(); R];
+            for j in 0..4 {
+                let q = load256(wp.add(qs_at + 32 * j));
+                let mut lo = _mm256_and_si256(q, m4);
+                let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if FIVE {
+                    let s0 = _mm_cvtsi32_si128(2 * j as i32);
+                    let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
+                    let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
+                    let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+                }
+                let x = join(lo, hi);
+                let idx = join(
+                    _mm256_set1_epi16(2 * j as i16),
+                    _mm256_set1_epi16(2 * j as i16 + 1),
+                );
+                let sv = _mm512_permutexvar_epi16(idx, sc);
+                for r in 0..R {
+                    let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
+                    let y = _mm512_loadu_si512(yp as *const __m512i);
+                    let p = _mm512_maddubs_epi16(x, y);
+                    sumi[r] = _mm512_dpwssd_epi32(sumi[r], p, sv);
+                }
+            }
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(i * 292);
+                let dy = f32_at(yp);
+                let bs = load256(yp.add(260));
+                let pairs =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let summ = hsum_epi32_128(_mm_madd_epi16(mins, pairs));
+                let s8 = _mm256_add_epi32(
+                    _mm512_castsi512_si256(sumi[r]),
+                    _mm512_extracti64x4_epi64::<1>(sumi[r]),
+                );
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s8), acc[r]);
+                accm[r] += (dmx * dy) * summ as f32;
+            }
+        }
+        let mut out = [0.0f32; R];
+        for r in 0..R {
+            out[r] = hsum_ps(acc[r]) - accm[r];
+        }
+        out
+    }
+}
