@@ -8,5 +8,6 @@ pub mod kernels;
 
 pub use error::EngineError;
 pub mod model;
+pub mod sampler;
 
 pub use model::{BatchEntry, KvType, Logits, Model, ModelOptions, SeqState};

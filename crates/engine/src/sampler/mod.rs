@@ -53,6 +53,7 @@
 //! so the streams are independent, and choice 0 uses the seed itself.
 
 mod logprobs;
+mod math;
 mod params;
 mod penalties;
 pub mod rng;
@@ -91,9 +92,10 @@ pub struct Sampler {
     seed: u64,
     rng: Rng,
     cands: Vec<Cand>,
-    weights: Vec<f32>,
+    cand_logits: Vec<f32>,
+    weights: math::Weights,
     scratch: Vec<u32>,
-    top: Vec<(u32, f32)>,
+    top: Vec<Cand>,
 }
 
 impl Sampler {
@@ -119,7 +121,8 @@ impl Sampler {
             seed,
             rng: Rng::from_seed(seed),
             cands: Vec::new(),
-            weights: Vec::new(),
+            cand_logits: Vec::new(),
+            weights: math::Weights::default(),
             scratch: Vec::new(),
             top: Vec::new(),
         }
@@ -162,8 +165,8 @@ impl Sampler {
         }
 
         let lse = p.logprobs.map(|k| {
-            logprobs::top_n(logits, usize::from(k), &mut self.top);
-            logprobs::log_sum_exp(logits)
+            truncate::top_n(logits, usize::from(k), &mut self.top);
+            logprobs::log_sum_exp(logits, &mut self.weights)
         });
 
         let token = if p.is_greedy() {
@@ -181,7 +184,7 @@ impl Sampler {
                 let top = self
                     .top
                     .iter()
-                    .map(|&(id, l)| (id, logprobs::logprob(l, lse)))
+                    .map(|c| (c.id, logprobs::logprob(c.logit, lse)))
                     .collect();
                 (Some(logprobs::logprob(l, lse)), top)
             }
@@ -197,33 +200,34 @@ impl Sampler {
     /// Steps 5–10 of the module docs on already penalised logits.
     fn draw(&mut self, logits: &[f32]) -> u32 {
         let p = &self.params;
-        let truncating =
-            (p.top_k > 0 && (p.top_k as usize) < logits.len()) || p.top_p < 1.0 || p.min_p > 0.0 || p.top_a > 0.0;
+        let truncating = (p.top_k > 0 && (p.top_k as usize) < logits.len())
+            || p.top_p < 1.0
+            || p.min_p > 0.0
+            || p.top_a > 0.0;
         let picked = if truncating {
-            truncate::gather(logits, &mut self.cands);
-            truncate::top_k(&mut self.cands, p.top_k as usize);
-            truncate::top_p(&mut self.cands, p.top_p);
+            if p.top_k == 0 && p.top_p >= 1.0 && p.min_p > 0.0 {
+                // min-p comes first: gather only the tokens it keeps.
+                let floor = math::max(logits) + p.min_p.min(1.0).ln();
+                truncate::gather_above(logits, floor, &mut self.cands);
+            } else {
+                truncate::gather_top_k(logits, p.top_k as usize, &mut self.cands);
+            }
+            truncate::top_p(&mut self.cands, p.top_p, &mut self.weights);
             truncate::min_p(&mut self.cands, p.min_p);
-            truncate::top_a(&mut self.cands, p.top_a);
-            let cands = &self.cands;
+            truncate::top_a(&mut self.cands, p.top_a, &mut self.weights);
+            self.cand_logits.clear();
+            self.cand_logits.extend(self.cands.iter().map(|c| c.logit));
             truncate::draw_index(
-                cands.len(),
-                |i| cands.get(i).map_or(f32::NEG_INFINITY, |c| c.logit),
+                &self.cand_logits,
                 p.temperature,
                 &mut self.rng,
                 &mut self.weights,
             )
-            .and_then(|i| cands.get(i).map(|c| c.id))
+            .and_then(|i| self.cands.get(i).map(|c| c.id))
         } else {
             // Nothing truncated: draw straight from the logits in id order, no copy.
-            truncate::draw_index(
-                logits.len(),
-                |i| logits.get(i).copied().unwrap_or(f32::NEG_INFINITY),
-                p.temperature,
-                &mut self.rng,
-                &mut self.weights,
-            )
-            .map(|i| i as u32)
+            truncate::draw_index(logits, p.temperature, &mut self.rng, &mut self.weights)
+                .map(|i| i as u32)
         };
         picked.unwrap_or_else(|| truncate::argmax(logits))
     }

@@ -105,8 +105,18 @@ impl SamplingParams {
                 self.top_p > 0.0 && self.top_p <= 1.0,
                 "(0, 1]",
             ),
-            ("min_p", self.min_p, (0.0..=1.0).contains(&self.min_p), "[0, 1]"),
-            ("top_a", self.top_a, (0.0..=1.0).contains(&self.top_a), "[0, 1]"),
+            (
+                "min_p",
+                self.min_p,
+                (0.0..=1.0).contains(&self.min_p),
+                "[0, 1]",
+            ),
+            (
+                "top_a",
+                self.top_a,
+                (0.0..=1.0).contains(&self.top_a),
+                "[0, 1]",
+            ),
             (
                 "repetition_penalty",
                 self.repetition_penalty,
@@ -142,12 +152,10 @@ impl SamplingParams {
                 return bad("logit_bias", bias, "finite values");
             }
         }
-        if let Some(k) = self.logprobs {
-            if k > MAX_TOP_LOGPROBS {
-                return Err(EngineError::Invalid(format!(
-                    "sampling: top_logprobs = {k} is outside 0..={MAX_TOP_LOGPROBS}"
-                )));
-            }
+        if let Some(k) = self.logprobs.filter(|&k| k > MAX_TOP_LOGPROBS) {
+            return Err(EngineError::Invalid(format!(
+                "sampling: top_logprobs = {k} is outside 0..={MAX_TOP_LOGPROBS}"
+            )));
         }
         Ok(())
     }
@@ -181,7 +189,11 @@ impl SamplingParams {
                 self.frequency_penalty.is_finite(),
                 0.0,
             ),
-            presence_penalty: or(self.presence_penalty, self.presence_penalty.is_finite(), 0.0),
+            presence_penalty: or(
+                self.presence_penalty,
+                self.presence_penalty.is_finite(),
+                0.0,
+            ),
             seed: self.seed,
             logit_bias: self
                 .logit_bias

@@ -131,7 +131,10 @@ mod tests {
         // counts: token 0 ×3, token 1 ×1, token 2 ×0, token 3 ×2.
         apply_penalties(&mut l, &[0, 3, 0, 1, 3, 0], pen(1.0, 64, 0.5, 0.25), &mut s);
         // logit -= count*0.5 + 0.25 for count > 0.
-        assert_eq!(l, [1.0 - 1.5 - 0.25, 1.0 - 0.5 - 0.25, 1.0, 1.0 - 1.0 - 0.25]);
+        assert_eq!(
+            l,
+            [1.0 - 1.5 - 0.25, 1.0 - 0.5 - 0.25, 1.0, 1.0 - 1.0 - 0.25]
+        );
     }
 
     #[test]

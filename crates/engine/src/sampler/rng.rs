@@ -154,7 +154,11 @@ mod tests {
             sum += x;
         }
         // Mean of U(0,1) is 0.5 with sd 0.289/sqrt(n) ≈ 0.0009; allow 5 sd.
-        assert!((sum / n as f64 - 0.5).abs() < 0.0046, "mean {}", sum / n as f64);
+        assert!(
+            (sum / n as f64 - 0.5).abs() < 0.0046,
+            "mean {}",
+            sum / n as f64
+        );
     }
 
     #[test]

@@ -137,7 +137,11 @@ impl StopMatcher {
         }
         // Held text never contains a whole stop string, so a match found now is new; take
         // the one that starts first.
-        let first = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min();
+        let first = self
+            .stops
+            .iter()
+            .filter_map(|s| self.held.find(s.as_str()))
+            .min();
         if let Some(start) = first {
             self.held.truncate(start);
             self.stopped = true;
@@ -198,7 +202,10 @@ mod tests {
 
     #[test]
     fn stop_across_token_boundaries() {
-        assert_eq!(run(&["o wo"], &["Hel", "lo wor", "ld"]), ("Hell".into(), true));
+        assert_eq!(
+            run(&["o wo"], &["Hel", "lo wor", "ld"]),
+            ("Hell".into(), true)
+        );
     }
 
     #[test]
@@ -215,7 +222,10 @@ mod tests {
     #[test]
     fn overlapping_prefixes() {
         // "aab": after "aa" the held text must shift by one when a third 'a' arrives.
-        assert_eq!(run(&["aab"], &["a", "a", "a", "b", "c"]), ("a".into(), true));
+        assert_eq!(
+            run(&["aab"], &["a", "a", "a", "b", "c"]),
+            ("a".into(), true)
+        );
         assert_eq!(run(&["abab"], &["ab", "ab", "c"]), ("".into(), true));
         assert_eq!(run(&["abab"], &["aba", "cab", "ab"]), ("abac".into(), true));
         assert_eq!(run(&["abab"], &["aba", "c"]), ("abac".into(), false));
@@ -223,12 +233,21 @@ mod tests {
 
     #[test]
     fn multiple_stops_earliest_start_wins() {
-        assert_eq!(run(&["END", "x"], &["ab", "cEN", "Dx"]), ("abc".into(), true));
-        assert_eq!(run(&["world", "lo"], &["hello world"]), ("hel".into(), true));
+        assert_eq!(
+            run(&["END", "x"], &["ab", "cEN", "Dx"]),
+            ("abc".into(), true)
+        );
+        assert_eq!(
+            run(&["world", "lo"], &["hello world"]),
+            ("hel".into(), true)
+        );
         // Both complete in the same piece; "cd" starts first.
         assert_eq!(run(&["def", "cd"], &["ab", "cdefg"]), ("ab".into(), true));
         // Held for one stop while another completes later in the stream.
-        assert_eq!(run(&["\n\n", "###"], &["a\n", "#", "##"]), ("a\n".into(), true));
+        assert_eq!(
+            run(&["\n\n", "###"], &["a\n", "#", "##"]),
+            ("a\n".into(), true)
+        );
     }
 
     #[test]
@@ -272,7 +291,10 @@ mod tests {
         assert_eq!(m.push("aè"), StopOutcome::Emit("aè".into()));
         assert_eq!(m.push("é"), StopOutcome::Emit(String::new()));
         assert_eq!(m.push("q"), StopOutcome::Emit("éq".into()));
-        assert_eq!(run(&["日本"], &["こんにちは日", "本語"]), ("こんにちは".into(), true));
+        assert_eq!(
+            run(&["日本"], &["こんにちは日", "本語"]),
+            ("こんにちは".into(), true)
+        );
     }
 
     #[test]
