@@ -26,8 +26,14 @@ pub enum X86Level {
 }
 
 impl X86Level {
-    /// The best level this CPU supports, if any.
+    /// The best level this CPU supports, if any (detected once, then cached: kernels check
+    /// it on every call).
     pub fn detect() -> Option<X86Level> {
+        static LEVEL: std::sync::OnceLock<Option<X86Level>> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(X86Level::detect_uncached)
+    }
+
+    fn detect_uncached() -> Option<X86Level> {
         let avx2 = is_x86_feature_detected!("avx2")
             && is_x86_feature_detected!("fma")
             && is_x86_feature_detected!("f16c");
