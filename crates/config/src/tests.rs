@@ -154,5 +154,8 @@ fn example_config_in_repo_root_is_valid() {
     let text = include_str!("../../../switchyard.example.toml");
     let c = load(text).unwrap();
     assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
-    assert_eq!(c.models.iter().filter(|m| m.id == "x-ai/grok-beta").count(), 1);
+    assert_eq!(
+        c.models.iter().filter(|m| m.id == "x-ai/grok-beta").count(),
+        1
+    );
 }

@@ -57,7 +57,9 @@ impl ErrorKind {
     /// The OpenAI `error.type` string.
     pub fn type_str(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::PayloadTooLarge => "invalid_request_error",
+            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::PayloadTooLarge => {
+                "invalid_request_error"
+            }
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
@@ -82,7 +84,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), param: None, code: None, retry_after: None }
+        ApiError {
+            kind,
+            message: message.into(),
+            param: None,
+            code: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -97,7 +105,9 @@ impl ApiError {
 
     /// 400 naming the offending field path (e.g. `messages[2].content`).
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::new(ErrorKind::InvalidRequest, message).with_param(param).with_code("invalid_value")
+        ApiError::new(ErrorKind::InvalidRequest, message)
+            .with_param(param)
+            .with_code("invalid_value")
     }
 
     /// 401 with OpenAI's `invalid_api_key` code.
@@ -136,7 +146,11 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
         let public = e.public_message();
         match e {
-            BackendError::InvalidRequest { param, code, message } => ApiError {
+            BackendError::InvalidRequest {
+                param,
+                code,
+                message,
+            } => ApiError {
                 kind: ErrorKind::InvalidRequest,
                 message,
                 param,
@@ -146,9 +160,13 @@ impl From<BackendError> for ApiError {
             BackendError::NotConfigured { .. } => {
                 ApiError::new(ErrorKind::Unavailable, public).with_code("provider_not_configured")
             }
-            BackendError::Unavailable { ref detail, retry_after } => {
+            BackendError::Unavailable {
+                ref detail,
+                retry_after,
+            } => {
                 tracing::warn!(detail = %detail, "backend unavailable");
-                let mut err = ApiError::new(ErrorKind::Unavailable, public).with_code("backend_unavailable");
+                let mut err =
+                    ApiError::new(ErrorKind::Unavailable, public).with_code("backend_unavailable");
                 err.retry_after = retry_after.map(|d| d.as_secs().max(1));
                 err
             }
@@ -201,13 +219,23 @@ mod tests {
 
     #[test]
     fn backend_5xx_does_not_leak_detail() {
-        let e: ApiError = BackendError::Upstream { status: Some(500), detail: "10.0.0.5:8000 said boom".into() }.into();
+        let e: ApiError = BackendError::Upstream {
+            status: Some(500),
+            detail: "10.0.0.5:8000 said boom".into(),
+        }
+        .into();
         assert_eq!(e.kind, ErrorKind::BadGateway);
         assert!(!e.message.contains("10.0.0.5"), "{}", e.message);
-        let e: ApiError = BackendError::Internal { detail: "/var/lib/secret".into() }.into();
+        let e: ApiError = BackendError::Internal {
+            detail: "/var/lib/secret".into(),
+        }
+        .into();
         assert_eq!(e.kind.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.message.contains("/var/lib"));
-        let e: ApiError = BackendError::Timeout { detail: "idle 30s at http://internal".into() }.into();
+        let e: ApiError = BackendError::Timeout {
+            detail: "idle 30s at http://internal".into(),
+        }
+        .into();
         assert_eq!(e.kind.status(), StatusCode::GATEWAY_TIMEOUT);
         assert!(!e.message.contains("internal"));
     }
@@ -221,7 +249,12 @@ mod tests {
         .into();
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
     }
 
     #[test]
