@@ -295,6 +295,46 @@ impl Config {
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
+
+    /// Adds a catalogue entry served by the local engine from a GGUF file (as
+    /// `serve --model FILE` does): provider `local`, `upstream_model` = `id`, prices 0.
+    /// The whole catalogue is validated again, so a clashing id is refused.
+    pub fn add_local_model(
+        &mut self,
+        id: &str,
+        path: PathBuf,
+        context_length: Option<u32>,
+    ) -> Result<(), ConfigError> {
+        let model = ModelConfig {
+            id: id.to_string(),
+            aliases: Vec::new(),
+            provider: "local".into(),
+            upstream_model: None,
+            path: Some(path),
+            context_length,
+            max_output: None,
+            prices: switchyard_core::Prices::default(),
+            capabilities: switchyard_core::Capabilities::default(),
+            fallbacks: Vec::new(),
+            name: None,
+            developer: None,
+            description: None,
+        };
+        let providers: Vec<(String, ProviderConfig)> = self
+            .providers
+            .iter()
+            .map(|p| (format!("provider `{}`", p.name), p.clone()))
+            .collect();
+        let mut models: Vec<(String, ModelConfig)> = self
+            .models
+            .iter()
+            .map(|m| (format!("model `{}`", m.id), m.clone()))
+            .collect();
+        models.push((format!("--model `{id}`"), model.clone()));
+        validate::check(&providers, &models, "--model")?;
+        self.models.push(model);
+        Ok(())
+    }
 }
 
 fn parse_toml(text: &str, origin: &str) -> Result<RawFile, ConfigError> {

@@ -3,45 +3,90 @@
 //! This is the one place that knows which concrete backend serves each
 //! provider name (Architecture Invariant: the router only sees the trait).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use switchyard_config::{Config, Env, ProviderConfig, ProviderKind};
 use switchyard_core::Backend;
+use switchyard_local::{LoadOptions, LocalBackend, LocalModel};
 use switchyard_provider::{OpenAiProvider, ProviderSettings, RetryPolicy, Timeouts};
 use switchyard_router::Router;
 
 use crate::cli::CliError;
 
-/// Builds one backend per configured provider.
-pub fn build_backends(
-    config: &Config,
-    env: &dyn Env,
-) -> Result<HashMap<String, Arc<dyn Backend>>, CliError> {
-    let mut backends: HashMap<String, Arc<dyn Backend>> = HashMap::new();
-    for p in &config.providers {
-        let backend: Arc<dyn Backend> = match p.kind {
-            ProviderKind::Openai => Arc::new(
-                OpenAiProvider::new(provider_settings(p, env))
-                    .map_err(|e| CliError::Runtime(format!("provider `{}`: {e}", p.name)))?,
-            ),
-            ProviderKind::Local => return Err(local_unavailable(&p.name)),
-        };
-        backends.insert(p.name.clone(), backend);
-    }
-    if let Some(m) = config
-        .models
-        .iter()
-        .find(|m| m.provider == "local" && config.provider("local").is_none())
-    {
-        return Err(local_unavailable(&m.id));
-    }
-    Ok(backends)
-}
+/// Context length (from the GGUF) of each local model, by model id.
+type LocalInfo = HashMap<String, u32>;
+/// Backends by provider name.
+type Backends = HashMap<String, Arc<dyn Backend>>;
 
-fn local_unavailable(what: &str) -> CliError {
-    CliError::Usage(format!(
-        "`{what}` needs the local GGUF engine, which this build cannot serve yet; route it to an OpenAI-compatible provider"
-    ))
+/// Builds one backend per configured provider, loading the GGUF files of local models.
+pub fn build_backends(config: &Config, env: &dyn Env) -> Result<(Backends, LocalInfo), CliError> {
+    let mut backends = Backends::new();
+    for p in &config.providers {
+        if p.kind == ProviderKind::Openai {
+            let backend = OpenAiProvider::new(provider_settings(p, env))
+                .map_err(|e| CliError::Runtime(format!("provider `{}`: {e}", p.name)))?;
+            backends.insert(p.name.clone(), Arc::new(backend));
+        }
+    }
+    // Local providers: the declared ones, plus the implicit `local`.
+    let is_local = |name: &str| match config.provider(name) {
+        Some(p) => p.kind == ProviderKind::Local,
+        None => name == "local",
+    };
+    let mut locals: HashMap<String, LocalBackend> = HashMap::new();
+    for p in config
+        .providers
+        .iter()
+        .filter(|p| p.kind == ProviderKind::Local)
+    {
+        locals.insert(p.name.clone(), LocalBackend::new(p.name.clone()));
+    }
+    let mut info = LocalInfo::new();
+    let mut loaded: HashMap<PathBuf, Arc<LocalModel>> = HashMap::new();
+    for m in config.models.iter().filter(|m| is_local(&m.provider)) {
+        let Some(path) = &m.path else {
+            return Err(CliError::Usage(format!(
+                "model `{}`: local models need `path` to a .gguf file",
+                m.id
+            )));
+        };
+        if path.to_string_lossy().starts_with("hf:") {
+            return Err(CliError::Usage(format!(
+                "model `{}`: `{}`: download the file first and give its local path",
+                m.id,
+                path.display()
+            )));
+        }
+        let lm = match loaded.get(path) {
+            Some(lm) => lm.clone(),
+            None => {
+                tracing::info!(model = %m.id, path = %path.display(), "loading GGUF model");
+                let lm = Arc::new(
+                    LocalModel::load(path, &LoadOptions::default())
+                        .map_err(|e| CliError::Runtime(format!("model `{}`: {e}", m.id)))?,
+                );
+                loaded.insert(path.clone(), lm.clone());
+                lm
+            }
+        };
+        info.insert(
+            m.id.clone(),
+            u32::try_from(lm.context_length()).unwrap_or(u32::MAX),
+        );
+        let backend = locals
+            .entry(m.provider.clone())
+            .or_insert_with(|| LocalBackend::new(m.provider.clone()));
+        match backend.model(m.upstream_model()) {
+            Some(existing) if Arc::ptr_eq(existing, &lm) => {}
+            _ => backend
+                .insert(m.upstream_model(), lm)
+                .map_err(|e| CliError::Usage(format!("model `{}`: {e}", m.id)))?,
+        }
+    }
+    for (name, b) in locals {
+        backends.insert(name, Arc::new(b));
+    }
+    Ok((backends, info))
 }
 
 /// Maps a `[[providers]]` entry to the provider crate's settings.
@@ -68,10 +113,18 @@ pub fn provider_settings(p: &ProviderConfig, env: &dyn Env) -> ProviderSettings 
     s
 }
 
-/// The router for a config.
+/// The router for a config. Local models get their context length from the GGUF (or the
+/// smaller configured one) and the local engine's capabilities.
 pub fn build_router(config: &Config, env: &dyn Env) -> Result<Router, CliError> {
-    Router::from_config(config, build_backends(config, env)?)
-        .map_err(|e| CliError::Usage(format!("catalogue: {e}")))
+    let (backends, info) = build_backends(config, env)?;
+    let mut config = config.clone();
+    for m in &mut config.models {
+        if let Some(&ctx) = info.get(&m.id) {
+            m.context_length = Some(m.context_length.map_or(ctx, |c| c.min(ctx)));
+            m.capabilities = LocalModel::capabilities();
+        }
+    }
+    Router::from_config(&config, backends).map_err(|e| CliError::Usage(format!("catalogue: {e}")))
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Command-line interface: argument types and dispatch.
 
+mod bench;
 mod chat;
+mod generate;
 mod keys;
 mod serve;
+mod tokenize;
 
 use std::path::PathBuf;
 
@@ -26,6 +29,12 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Chat with a Switchyard server from the terminal (streams the answer).
     Chat(chat::ChatArgs),
+    /// Print the token ids of a text under a GGUF file's tokenizer.
+    Tokenize(tokenize::TokenizeArgs),
+    /// Complete a raw prompt with a GGUF model on the local engine.
+    Generate(generate::GenerateArgs),
+    /// Measure prompt-processing and generation speed (like llama-bench).
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by every command that opens the store.
@@ -80,6 +89,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(a) => serve::run(a).await,
         Command::Keys(k) => keys::run(k).await,
         Command::Chat(a) => chat::run(a).await,
+        Command::Tokenize(a) => tokenize::run(&a),
+        Command::Generate(a) => generate::run(&a),
+        Command::Bench(a) => bench::run(&a),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `switchyard serve`.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use clap::Args;
 use switchyard_config::ProcessEnv;
@@ -17,10 +17,24 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080; env SWITCHYARD_LISTEN).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Serve a GGUF file with the local engine, under its file name without extension as the
+    /// model id (repeatable; prices 0, context length from the file).
+    #[arg(long = "model", value_name = "FILE")]
+    pub models: Vec<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let config = args.store.load_config(args.listen.clone())?;
+    let mut config = args.store.load_config(args.listen.clone())?;
+    for file in &args.models {
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                CliError::Usage(format!("--model {}: no usable file name", file.display()))
+            })?;
+        config.add_local_model(id, file.clone(), None)?;
+    }
     let router = wiring::build_router(&config, &ProcessEnv)?;
     let url = config.server.effective_database_url();
     let store = Store::open(&url)
