@@ -69,8 +69,8 @@ pub(crate) async fn pull(spec: &HubSpec, settings: &HubSettings) -> Result<PathB
     let resolve = resolve_url(settings, spec, &file)?;
     let meta = match file_meta(&clients.meta, settings, &resolve).await {
         Ok(m) => m,
-        Err(HubError::Network { url, source }) if dest.is_file() => {
-            tracing::warn!(%url, error = %source, path = %dest.display(),
+        Err(HubError::Network { url, reason }) if dest.is_file() => {
+            tracing::warn!(%url, error = %reason, path = %dest.display(),
                 "cannot reach the Hub; using the file downloaded earlier");
             return Ok(dest);
         }
@@ -179,10 +179,7 @@ async fn file_meta(
         let resp = with_auth(client.head(url.clone()), settings, &url)
             .send()
             .await
-            .map_err(|e| HubError::Network {
-                url: url.to_string(),
-                source: e,
-            })?;
+            .map_err(|e| HubError::network(url.to_string(), &e))?;
         let h = resp.headers();
         if commit.is_none() {
             commit = header_str(h, "x-repo-commit").map(str::to_string);
@@ -269,10 +266,7 @@ async fn pick_gguf(
         raw.push_str(&format!("/revision/{}", encode_segment(&spec.revision)));
     }
     let url = parse_url(&raw)?;
-    let net = |e| HubError::Network {
-        url: url.to_string(),
-        source: e,
-    };
+    let net = |e: reqwest::Error| HubError::network(&url, &e);
     let resp = with_auth(clients.fetch.get(url.clone()), settings, &url)
         .send()
         .await
@@ -398,7 +392,8 @@ async fn fetch(
     };
     let mut expected_sha = meta.sha256.clone();
     let mut total = meta.size;
-    let label = what.rsplit('/').next().unwrap_or(what).to_string();
+    let file = what.split_once(':').map_or(what, |(_, f)| f);
+    let label = file.rsplit('/').next().unwrap_or(file).to_string();
     let mut progress = Progress::new(settings.progress, &label);
 
     if total.is_none_or(|t| have < t) {
@@ -409,10 +404,10 @@ async fn fetch(
                 req = req.header(header::RANGE, format!("bytes={have}-"));
                 tracing::info!(bytes = have, "resuming a partial download");
             }
-            let resp = req.send().await.map_err(|e| HubError::Network {
-                url: resolve.to_string(),
-                source: e,
-            })?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| HubError::network(resolve.to_string(), &e))?;
             match resp.status() {
                 StatusCode::PARTIAL_CONTENT if have > 0 => {
                     match content_range(resp.headers()) {

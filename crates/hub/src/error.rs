@@ -22,12 +22,8 @@ pub enum HubError {
     #[error("the Hub answered HTTP {status} for {url}")]
     Http { status: u16, url: String },
 
-    #[error("network error reaching {url}: {source}")]
-    Network {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("network error reaching {url}: {reason}")]
+    Network { url: String, reason: String },
 
     #[error(
         "download interrupted after {done} bytes{of} ({reason}); the partial file {part} is kept: \
@@ -78,6 +74,21 @@ pub enum HubError {
 }
 
 impl HubError {
+    /// A network error, with the causes reqwest keeps in its source chain (e.g. "connection refused").
+    pub(crate) fn network(url: impl ToString, e: &reqwest::Error) -> HubError {
+        let mut reason = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            reason.push_str(": ");
+            reason.push_str(&c.to_string());
+            cause = c.source();
+        }
+        HubError::Network {
+            url: url.to_string(),
+            reason,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> HubError {
         HubError::Io {
             path: path.into(),

@@ -4,6 +4,7 @@ mod bench;
 mod chat;
 mod generate;
 mod keys;
+mod pull;
 mod serve;
 mod tokenize;
 
@@ -29,6 +30,8 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Chat with a Switchyard server from the terminal (streams the answer).
     Chat(chat::ChatArgs),
+    /// Download a GGUF model from the Hugging Face Hub into the data directory.
+    Pull(pull::PullArgs),
     /// Print the token ids of a text under a GGUF file's tokenizer.
     Tokenize(tokenize::TokenizeArgs),
     /// Complete a raw prompt with a GGUF model on the local engine.
@@ -89,6 +92,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(a) => serve::run(a).await,
         Command::Keys(k) => keys::run(k).await,
         Command::Chat(a) => chat::run(a).await,
+        Command::Pull(a) => pull::run(a).await,
         Command::Tokenize(a) => tokenize::run(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Bench(a) => bench::run(&a),
