@@ -153,4 +153,46 @@ mod tests {
         assert!(!s.requires_api_key);
         assert_eq!(s.timeouts.idle, Duration::from_millis(500));
     }
+
+    #[test]
+    fn local_models_load_with_engine_capabilities_and_gguf_context() {
+        let dir = std::env::temp_dir().join(format!("switchyard-wiring-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let gguf = dir.join("tiny.gguf");
+        let vocab = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/vocab/ggml-vocab-qwen2.gguf");
+        let spec =
+            switchyard_local::fixture::FixtureSpec::tiny("qwen2", switchyard_gguf::GgmlType::Q8_0);
+        switchyard_local::fixture::write_fixture(&spec, &vocab, &gguf).unwrap();
+        let text = format!(
+            "[[models]]\nid = \"tiny\"\nprovider = \"local\"\npath = {:?}\nprices = {{ prompt = 0, completion = 0 }}\n",
+            gguf.to_str().unwrap()
+        );
+        let mut cfg = Config::from_toml(&text, "t", &[("A", "b")], &Overrides::default()).unwrap();
+        cfg.add_local_model("tiny2", gguf.clone(), None).unwrap();
+        assert!(
+            cfg.add_local_model("tiny", gguf.clone(), None).is_err(),
+            "duplicate id"
+        );
+        let router = build_router(&cfg, &[("A", "b")]).unwrap();
+        for id in ["tiny", "tiny2"] {
+            let m = router.resolve(id).unwrap();
+            assert_eq!(m.provider(), "local");
+            assert_eq!(m.context_length, Some(spec.n_ctx as u32));
+            assert!(!m.capabilities.tools);
+            assert_eq!(m.capabilities.max_n, 8);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_local_file_is_a_clear_error() {
+        let text = "[[models]]\nid = \"m\"\nprovider = \"local\"\npath = \"/nonexistent/x.gguf\"\nprices = { prompt = 0, completion = 0 }\n";
+        let cfg = Config::from_toml(text, "t", &[("A", "b")], &Overrides::default()).unwrap();
+        let err = build_router(&cfg, &[("A", "b")]).err().unwrap().to_string();
+        assert!(
+            err.contains("/nonexistent/x.gguf") && err.contains("`m`"),
+            "{err}"
+        );
+    }
 }
