@@ -265,6 +265,44 @@ async fn serve_model_answers_the_seed_request() {
         v["usage"]["total_tokens"].as_u64().unwrap(),
         prompt.len() as u64 + completion
     );
+    // Streaming: content chunks, a finish reason and usage before [DONE].
+    let body = serde_json::json!({
+        "model": "tiny-qwen2-q8_0",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "max_tokens": 6,
+        "temperature": 0,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let resp = http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let sse = resp.text().await.unwrap();
+    let events: Vec<&str> = sse
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"), "{sse}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let usage = chunks
+        .iter()
+        .find_map(|c| c.get("usage").filter(|u| !u.is_null()))
+        .unwrap();
+    assert_eq!(usage["prompt_tokens"], prompt.len());
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"].is_string()),
+        "{sse}"
+    );
     // Over the context: 400 naming max_tokens.
     let body = serde_json::json!({
         "model": "tiny-qwen2-q8_0",
