@@ -256,7 +256,7 @@ async fn serve_model_answers_the_seed_request() {
     assert_eq!(v["usage"]["prompt_tokens"], prompt.len());
     let finish = v["choices"][0]["finish_reason"].as_str().unwrap();
     let completion = v["usage"]["completion_tokens"].as_u64().unwrap();
-    assert!(completion >= 1 && completion <= 8, "{v}");
+    assert!((1..=8).contains(&completion), "{v}");
     assert!(
         finish == "length" && completion == 8 || finish == "stop",
         "{v}"
