@@ -25,7 +25,18 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let mut config = args.store.load_config(args.listen.clone())?;
+    // `hf:REPO:FILE` paths (flags and catalogue) are pulled into the data dir first.
+    let hub = super::pull::hub_settings(&config, &ProcessEnv);
+    let mut files = Vec::with_capacity(args.models.len());
     for file in &args.models {
+        files.push(resolve_hf(file, &hub).await?);
+    }
+    for m in &mut config.models {
+        if let Some(path) = &m.path {
+            m.path = Some(resolve_hf(path, &hub).await?);
+        }
+    }
+    for file in &files {
         let id = file
             .file_stem()
             .and_then(|s| s.to_str())
@@ -70,6 +81,21 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Downloads (or finds, verified) an `hf:REPO[:FILE]` model; other paths pass through.
+async fn resolve_hf(
+    path: &std::path::Path,
+    hub: &switchyard_hub::HubSettings,
+) -> Result<PathBuf, CliError> {
+    match path.to_str() {
+        Some(s) if s.starts_with(switchyard_hub::HF_PREFIX) => {
+            switchyard_hub::resolve_model_path(s, hub)
+                .await
+                .map_err(super::pull::hub_error)
+        }
+        _ => Ok(path.to_path_buf()),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
