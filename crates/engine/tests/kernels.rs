@@ -6,7 +6,8 @@ mod common;
 
 use common::{Rng, random_row};
 use switchyard_engine::kernels::{
-    AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, WType, WeightMatrix, dot_rows, reference,
+    AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, TILE_WROWS, WType, WeightMatrix, dot_rows,
+    dot_tile, reference,
 };
 
 /// SIMD vs scalar: the integer parts are exact, so results may differ only by f32 rounding in
@@ -207,6 +208,57 @@ fn results_do_not_depend_on_rows_per_call() {
                 assert_eq!(one[0].to_bits(), all[i].to_bits(), "{isa:?} {wt:?} row {i}");
             }
         }
+    }
+}
+
+#[test]
+fn tiles_match_dot_rows_bit_for_bit() {
+    let mut rng = Rng::new(6);
+    for isa in Isa::available() {
+        for wt in WType::ALL {
+            for k in widths(wt) {
+                let ws: Vec<Vec<u8>> = (0..TILE_WROWS)
+                    .map(|_| random_row(wt, k, &mut rng))
+                    .collect();
+                let rows: Vec<ActRows> = (0..MAX_ROWS)
+                    .map(|_| act_row(wt, &rng.vec(k, 2.0)))
+                    .collect();
+                let acts: Vec<&[u8]> = rows.iter().map(|a| a.row(0)).collect();
+                for nw in [1, TILE_WROWS] {
+                    let wr: Vec<&[u8]> = ws[..nw].iter().map(|w| w.as_slice()).collect();
+                    for r in 1..=MAX_ROWS {
+                        let mut out = vec![f32::NAN; nw * r];
+                        dot_tile(isa, wt, k, &wr, &acts[..r], &mut out).unwrap();
+                        for (i, w) in wr.iter().enumerate() {
+                            for (j, a) in acts[..r].iter().enumerate() {
+                                let mut one = [0.0f32];
+                                dot_rows(isa, wt, k, w, &[a], &mut one).unwrap();
+                                assert_eq!(
+                                    out[i * r + j].to_bits(),
+                                    one[0].to_bits(),
+                                    "{isa:?} {wt:?} k={k} tile {nw}x{r} at ({i},{j})"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_tile_rejects_malformed_arguments() {
+    let (wv, av) = (vec![0u8; 34], vec![0u8; 34]);
+    let (w, a) = (wv.as_slice(), av.as_slice());
+    let mut out = [0.0f32; 16];
+    for isa in Isa::available() {
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[w, w], &[a], &mut out).is_err());
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[w; 4], &[&a[..30]], &mut out).is_err());
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[&w[..33]], &[a], &mut out).is_err());
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[w; 4], &[a; 4], &mut out[..15]).is_err());
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[w; 4], &[], &mut out).is_err());
+        assert!(dot_tile(isa, WType::Q8_0, 32, &[w; 4], &[a; 4], &mut out).is_ok());
     }
 }
 

@@ -1,12 +1,14 @@
 //! Weight matrix × activation rows over the current rayon pool.
 //!
-//! Output element `(t, o)` is always `dot_rows(weight row o, activation row t)`, computed by the
+//! Output element `(t, o)` is always `dot_rows(weight row o, activation row t)` (through
+//! [`dot_tile`], which computes each element the same way), computed by the
 //! same code whatever the number of rows and however the work is split, so results do not
 //! depend on batching or threading.
 
-use super::{ActRows, Isa, MAX_ROWS, WType, dot_rows};
+use super::{ActRows, Isa, MAX_ROWS, TILE_WROWS, WType, dot_tile};
 use crate::EngineError;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// A weight matrix in ggml layout: `n` rows of `k` elements, borrowed (e.g. from the mmap).
 #[derive(Debug, Clone, Copy)]
@@ -90,32 +92,31 @@ impl MatMul {
             return Ok(());
         }
         let threads = rayon::current_num_threads().max(1);
-        if m == 1 {
-            let chunk = n.div_ceil(threads * 8).max(1);
-            let xr = [x.row(0)];
-            return out
-                .par_chunks_mut(chunk)
-                .enumerate()
-                .try_for_each(|(c, o)| {
-                    for (j, v) in o.iter_mut().enumerate() {
-                        let row = w.row(c * chunk + j);
-                        dot_rows(self.isa, w.wt(), w.k(), row, &xr, std::slice::from_mut(v))?;
-                    }
-                    Ok(())
-                });
-        }
         if m <= SPLIT_ROWS_MAX {
-            // Transposed scratch (n × m) so each task owns whole weight rows, then transpose.
+            // Each task owns whole weight rows (each weight row is read once in all).
+            let chunk = n.div_ceil(threads * 8).max(1).next_multiple_of(TILE_WROWS);
+            if m == 1 {
+                return out
+                    .par_chunks_mut(chunk)
+                    .enumerate()
+                    .try_for_each(|(c, o)| {
+                        self.sweep(w, x, c * chunk..c * chunk + o.len(), 0..1, |i, _, v| {
+                            if let Some(d) = o.get_mut(i) {
+                                *d = v;
+                            }
+                        })
+                    });
+            }
+            // Transposed scratch (n × m), then transpose.
             let mut tmp = vec![0.0f32; n * m];
-            let chunk = n.div_ceil(threads * 8).max(1);
             tmp.par_chunks_mut(chunk * m)
                 .enumerate()
                 .try_for_each(|(c, o)| {
-                    for (j, vals) in o.chunks_exact_mut(m).enumerate() {
-                        let row = w.row(c * chunk + j);
-                        self.rows_against(w, row, x, 0, vals)?;
-                    }
-                    Ok::<(), EngineError>(())
+                    self.sweep(w, x, c * chunk..c * chunk + o.len() / m, 0..m, |i, t, v| {
+                        if let Some(d) = o.get_mut(i * m + t) {
+                            *d = v;
+                        }
+                    })
                 })?;
             for (o, vals) in tmp.chunks_exact(m).enumerate() {
                 for (t, v) in vals.iter().enumerate() {
@@ -129,38 +130,55 @@ impl MatMul {
         out.par_chunks_mut(per_task * n)
             .enumerate()
             .try_for_each(|(c, o)| {
-                let t0 = c * per_task;
                 let rows = o.len() / n;
-                let mut vals = vec![0.0f32; rows];
-                for oi in 0..n {
-                    let row = w.row(oi);
-                    self.rows_against(w, row, x, t0, &mut vals)?;
-                    for (t, v) in vals.iter().enumerate() {
-                        o[t * n + oi] = *v;
+                self.sweep(w, x, 0..n, c * per_task..c * per_task + rows, |i, t, v| {
+                    if let Some(d) = o.get_mut(t * n + i) {
+                        *d = v;
                     }
-                }
-                Ok(())
+                })
             })
     }
 
-    /// One weight row against activation rows `t0 .. t0 + vals.len()`, in groups of
-    /// [`MAX_ROWS`].
-    #[inline]
-    fn rows_against(
+    /// Weight rows `rows` against activation rows `acts_at` in tiles of [`TILE_WROWS`] ×
+    /// [`MAX_ROWS`]; `put(i, t, v)` receives output `(rows.start + i, acts_at.start + t)`.
+    fn sweep(
         &self,
         w: &WeightMatrix,
-        row: &[u8],
         x: &ActRows,
-        t0: usize,
-        vals: &mut [f32],
+        rows: Range<usize>,
+        acts_at: Range<usize>,
+        mut put: impl FnMut(usize, usize, f32),
     ) -> Result<(), EngineError> {
+        let (o0, nw) = (rows.start, rows.len());
+        let (t0, mt) = (acts_at.start, acts_at.len());
         let mut acts: [&[u8]; MAX_ROWS] = [&[]; MAX_ROWS];
-        for (g, out) in vals.chunks_mut(MAX_ROWS).enumerate() {
-            let base = t0 + g * MAX_ROWS;
-            for (i, a) in acts.iter_mut().take(out.len()).enumerate() {
-                *a = x.row(base + i);
+        let mut ws: [&[u8]; TILE_WROWS] = [&[]; TILE_WROWS];
+        let mut vals = [0.0f32; TILE_WROWS * MAX_ROWS];
+        let mut i = 0;
+        while i < nw {
+            let wn = if mt > 1 && nw - i >= TILE_WROWS {
+                TILE_WROWS
+            } else {
+                1
+            };
+            for (j, r) in ws.iter_mut().take(wn).enumerate() {
+                *r = w.row(o0 + i + j);
             }
-            dot_rows(self.isa, w.wt(), w.k(), row, &acts[..out.len()], out)?;
+            let mut t = 0;
+            while t < mt {
+                let an = (mt - t).min(MAX_ROWS);
+                for (j, a) in acts.iter_mut().take(an).enumerate() {
+                    *a = x.row(t0 + t + j);
+                }
+                dot_tile(self.isa, w.wt(), w.k(), &ws[..wn], &acts[..an], &mut vals)?;
+                for wi in 0..wn {
+                    for ai in 0..an {
+                        put(i + wi, t + ai, vals[wi * an + ai]);
+                    }
+                }
+                t += an;
+            }
+            i += wn;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 pub mod matmul;
 pub mod quantize;
 pub mod reference;
+mod tile;
 pub mod types;
 pub mod vec;
 #[cfg(target_arch = "x86_64")]
@@ -12,6 +13,7 @@ pub mod x86;
 
 pub use matmul::{MatMul, WeightMatrix};
 pub use quantize::ActRows;
+pub use tile::{TILE_WROWS, dot_tile};
 pub use types::{AType, QK, QK_K, WType};
 
 use std::sync::OnceLock;

@@ -108,6 +108,63 @@ pub fn dot_rows(
     true
 }
 
+/// Dot products of 1 or 4 weight rows `ws` (type `wt`) with 1 to 4 activation rows `acts`,
+/// `out[i·acts.len() + r]` = `ws[i]` · `acts[r]`, each computed exactly as [`dot_rows`] does.
+///
+/// Returns `false` (and computes nothing) on lengths that are not whole rows of `k` elements,
+/// unsupported row counts, or a CPU without `level`.
+pub fn dot_tile(
+    level: X86Level,
+    wt: WType,
+    k: usize,
+    ws: &[&[u8]],
+    acts: &[&[u8]],
+    out: &mut [f32],
+) -> bool {
+    let (Ok(wb), Ok(ab)) = (wt.row_bytes(k), wt.act_type().row_bytes(k)) else {
+        return false;
+    };
+    if ws.iter().any(|w| w.len() != wb)
+        || acts.iter().any(|a| a.len() != ab)
+        || out.len() < ws.len() * acts.len()
+        || !level.supported()
+    {
+        return false;
+    }
+    macro_rules! go {
+        ($w:literal, $r:literal) => {{
+            let (Ok(wr), Ok(ar)) = (<[&[u8]; $w]>::try_from(ws), <[&[u8]; $r]>::try_from(acts))
+            else {
+                return false;
+            };
+            // SAFETY: every weight row holds exactly one row of `k` elements of `wt` and
+            // every activation row one row of `k` elements of `wt.act_type()` (checked
+            // above), which is all the kernels read; the CPU supports `level` (checked above).
+            let res: [[f32; $r]; $w] = unsafe {
+                match level {
+                    X86Level::Avx2 => avx2::tile::<$w, $r>(wt, k, wr, ar),
+                    X86Level::Avx512Vnni => vnni::tile::<$w, $r>(wt, k, wr, ar),
+                }
+            };
+            for (o, v) in out.iter_mut().zip(res.iter().flatten()) {
+                *o = *v;
+            }
+        }};
+    }
+    match (ws.len(), acts.len()) {
+        (1, 1) => go!(1, 1),
+        (1, 2) => go!(1, 2),
+        (1, 3) => go!(1, 3),
+        (1, 4) => go!(1, 4),
+        (4, 1) => go!(4, 1),
+        (4, 2) => go!(4, 2),
+        (4, 3) => go!(4, 3),
+        (4, 4) => go!(4, 4),
+        _ => return false,
+    }
+    true
+}
+
 /// How 8-bit and 16-bit products are summed into i32 lanes.
 pub(super) trait IntDot {
     /// `acc + Σ(4 adjacent u[i]·s[i])` per i32 lane (u unsigned, s signed bytes). Callers keep
@@ -115,10 +172,16 @@ pub(super) trait IntDot {
     unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
     /// `acc + Σ(2 adjacent a[i]·b[i])` per i32 lane, 16-bit inputs.
     unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
-    /// The row dot product of a 32-element block type.
-    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R];
-    /// The row dot product of Q4_K (`FIVE = false`) or Q5_K.
-    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R];
+    /// `W` weight rows × `R` activation rows of a 32-element block type.
+    unsafe fn tile32<B: quant::Block32, const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W];
+    /// `W` weight rows × `R` activation rows of Q4_K (`FIVE = false`) or Q5_K.
+    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W];
 }
 
 /// AVX2: `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
@@ -141,14 +204,32 @@ impl IntDot for Avx2Dot {
         unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)) }
     }
     #[inline(always)]
-    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    unsafe fn tile32<B: quant::Block32, const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
-        unsafe { quant::blocks32::<B, Avx2Dot, R>(w, a) }
+        unsafe {
+            let mut out = [[0.0f32; R]; W];
+            for i in 0..W {
+                out[i] = quant::blocks32::<B, Avx2Dot, R>(w[i], a);
+            }
+            out
+        }
     }
     #[inline(always)]
-    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
-        unsafe { quant::k4_k5::<Avx2Dot, R, FIVE>(w, a) }
+        unsafe {
+            let mut out = [[0.0f32; R]; W];
+            for i in 0..W {
+                out[i] = quant::k4_k5::<Avx2Dot, R, FIVE>(w[i], a);
+            }
+            out
+        }
     }
 }
 
@@ -164,14 +245,20 @@ impl IntDot for VnniDot {
         unsafe { _mm256_dpwssd_epi32(acc, a, b) }
     }
     #[inline(always)]
-    unsafe fn blocks32<B: quant::Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    unsafe fn tile32<B: quant::Block32, const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
-        unsafe { quant512::blocks32::<B, R>(w, a) }
+        unsafe { quant512::tile32::<B, W, R>(w, a) }
     }
     #[inline(always)]
-    unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
-        unsafe { quant512::k4_k5::<R, FIVE>(w, a) }
+        unsafe { quant512::tile_k4_k5::<W, R, FIVE>(w, a) }
     }
 }
 
@@ -180,7 +267,7 @@ macro_rules! level_entry {
     ($name:ident, $dot:ty, $features:literal) => {
         mod $name {
             use super::super::types::WType;
-            use super::{float, quant};
+            use super::{IntDot, float, quant};
 
             /// # Safety
             /// The CPU must support the features; `w` must be one row of `k` elements of
@@ -198,14 +285,44 @@ macro_rules! level_entry {
                         WType::F32 => float::dot_f32::<R>(k, w, a),
                         WType::F16 => float::dot_f16::<R>(k, w, a),
                         WType::BF16 => float::dot_bf16::<R>(k, w, a),
-                        WType::Q8_0 => quant::q8_0::<$dot, R>(w, a),
-                        WType::Q4_0 => quant::q4_0::<$dot, R>(w, a),
-                        WType::Q4_1 => quant::q4_1::<$dot, R>(w, a),
-                        WType::Q5_0 => quant::q5_0::<$dot, R>(w, a),
-                        WType::Q5_1 => quant::q5_1::<$dot, R>(w, a),
-                        WType::Q4_K => quant::q4_k::<$dot, R>(w, a),
-                        WType::Q5_K => quant::q5_k::<$dot, R>(w, a),
                         WType::Q6_K => quant::q6_k::<$dot, R>(w, a),
+                        _ => {
+                            let [o] = tile::<1, R>(wt, k, [w], a);
+                            o
+                        }
+                    }
+                }
+            }
+
+            /// `out[i][r]` = weight row `w[i]` · activation row `a[r]`, each element computed
+            /// exactly as [`dot`] computes it.
+            ///
+            /// # Safety
+            /// As [`dot`], for every row of `w`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn tile<const W: usize, const R: usize>(
+                wt: WType,
+                k: usize,
+                w: [&[u8]; W],
+                a: [&[u8]; R],
+            ) -> [[f32; R]; W] {
+                // SAFETY: forwarded from this function's contract.
+                unsafe {
+                    match wt {
+                        WType::Q8_0 => <$dot as IntDot>::tile32::<quant::Q8_0, W, R>(w, a),
+                        WType::Q4_0 => <$dot as IntDot>::tile32::<quant::Q4_0, W, R>(w, a),
+                        WType::Q4_1 => <$dot as IntDot>::tile32::<quant::Q4_1, W, R>(w, a),
+                        WType::Q5_0 => <$dot as IntDot>::tile32::<quant::Q5_0, W, R>(w, a),
+                        WType::Q5_1 => <$dot as IntDot>::tile32::<quant::Q5_1, W, R>(w, a),
+                        WType::Q4_K => <$dot as IntDot>::tile_k4_k5::<W, R, false>(w, a),
+                        WType::Q5_K => <$dot as IntDot>::tile_k4_k5::<W, R, true>(w, a),
+                        WType::F32 | WType::F16 | WType::BF16 | WType::Q6_K => {
+                            let mut out = [[0.0f32; R]; W];
+                            for i in 0..W {
+                                out[i] = dot::<R>(wt, k, w[i], a);
+                            }
+                            out
+                        }
                     }
                 }
             }

@@ -198,22 +198,6 @@ pub(super) unsafe fn blocks32<B: Block32, D: IntDot, const R: usize>(
     }
 }
 
-macro_rules! entry32 {
-    ($name:ident, $ty:ty) => {
-        #[inline(always)]
-        pub(super) unsafe fn $name<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
-            // SAFETY: forwarded contract.
-            unsafe { D::blocks32::<$ty, R>(w, a) }
-        }
-    };
-}
-
-entry32!(q8_0, Q8_0);
-entry32!(q4_0, Q4_0);
-entry32!(q4_1, Q4_1);
-entry32!(q5_0, Q5_0);
-entry32!(q5_1, Q5_1);
-
 /// The 12 packed scale bytes of a Q4_K/Q5_K block → (8 scales, 8 mins) as i16 lanes
 /// (ggml's `utmp` unpacking; same values as `reference::scale_min_k4`).
 #[inline(always)]
@@ -315,18 +299,6 @@ pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
         }
         out
     }
-}
-
-#[inline(always)]
-pub(super) unsafe fn q4_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
-    // SAFETY: forwarded contract.
-    unsafe { D::k4_k5::<R, false>(w, a) }
-}
-
-#[inline(always)]
-pub(super) unsafe fn q5_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
-    // SAFETY: forwarded contract.
-    unsafe { D::k4_k5::<R, true>(w, a) }
 }
 
 /// Bits `s..s+2` of each byte of `qh`, moved to bits 4..6.

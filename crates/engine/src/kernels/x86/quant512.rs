@@ -26,156 +26,198 @@ unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
     unsafe { _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1) }
 }
 
-/// Row dot products for a 32-element block type; pairs of blocks in 512-bit lanes, an odd
-/// last block in 256-bit lanes.
+/// Dot products of `W` weight rows with `R` activation rows for a 32-element block type
+/// (`out[i][r]` = weight row `i` · activation row `r`); pairs of blocks in 512-bit lanes, an
+/// odd last block in 256-bit lanes. Each decoded weight pair is reused for the `R` activation
+/// rows and each loaded activation pair for the `W` weight rows, and every output element goes
+/// through the same operations whatever `W` and `R` are.
+///
+/// Signed types: the weights are offset by 128 to unsigned bytes for `vpdpbusd`, and the
+/// accumulator starts at `-128·Σy` so the integer sum is exactly `Σ x·y`.
 #[inline(always)]
-pub(super) unsafe fn blocks32<B: Block32, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
-    let nb = w.len() / B::WB;
+pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: [&[u8]; R],
+) -> [[f32; R]; W] {
+    let nb = w[0].len() / B::WB;
     let a_qs = if B::AB == 36 { 4 } else { 2 };
-    // SAFETY: blocks `< nb` of `w` and of every `a[r]` are in bounds (the caller's contract);
-    // AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C are enabled in the calling kernel.
+    // SAFETY: blocks `< nb` of every `w[i]` and every `a[r]` are in bounds (the caller's
+    // contract: whole rows with the same number of blocks); AVX-512 F/BW/VL/VNNI, AVX2, FMA
+    // and F16C are enabled in the calling kernel.
     unsafe {
         // Lanes 0..8 take the first block's scale, 8..16 the second's.
         let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
         let zero = _mm512_setzero_si512();
-        let mut acc = [_mm512_setzero_ps(); R];
-        let mut summs = [0.0f32; R];
+        let off = _mm512_set1_epi8(0x80u8 as i8);
+        let mut acc = [[_mm512_setzero_ps(); R]; W];
+        let mut summs = [[0.0f32; R]; W];
         let pairs = nb / 2;
         for ib in 0..pairs {
-            let w0 = w.as_ptr().add(2 * ib * B::WB);
-            let w1 = w0.add(B::WB);
-            _mm_prefetch::<_MM_HINT_T0>(w0.wrapping_add(PREFETCH) as *const i8);
-            let x = join(B::decode(w0), B::decode(w1));
-            let dx = f16_pair(w0, w1);
-            let (ax, neg) = if B::SIGNED {
-                (_mm512_abs_epi8(x), _mm512_movepi8_mask(x))
-            } else {
-                (x, 0)
-            };
+            let mut xs = [zero; W];
+            let mut dws = [_mm512_setzero_ps(); W];
+            for i in 0..W {
+                let w0 = w[i].as_ptr().add(2 * ib * B::WB);
+                let w1 = w0.add(B::WB);
+                _mm_prefetch::<_MM_HINT_T0>(w0.wrapping_add(PREFETCH) as *const i8);
+                let x = join(B::decode(w0), B::decode(w1));
+                xs[i] = if B::SIGNED {
+                    _mm512_xor_si512(x, off)
+                } else {
+                    x
+                };
+                dws[i] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(f16_pair(w0, w1)));
+            }
             for r in 0..R {
                 let y0 = a[r].as_ptr().add(2 * ib * B::AB);
                 let y1 = y0.add(B::AB);
-                let mut y = join(load256(y0.add(a_qs)), load256(y1.add(a_qs)));
-                if B::SIGNED {
-                    y = _mm512_mask_sub_epi8(y, neg, zero, y);
-                }
-                let p = _mm512_dpbusd_epi32(zero, ax, y);
-                let d = _mm_mul_ps(dx, f16_pair(y0, y1));
-                let dv = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d));
-                acc[r] = _mm512_fmadd_ps(dv, _mm512_cvtepi32_ps(p), acc[r]);
-                if !B::SIGNED {
-                    let m = _mm_mul_ps(
-                        f16_pair(w0.add(2), w1.add(2)),
-                        f16_pair(y0.add(2), y1.add(2)),
-                    );
-                    summs[r] += _mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_movehdup_ps(m));
+                let y = join(load256(y0.add(a_qs)), load256(y1.add(a_qs)));
+                let dy = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(f16_pair(y0, y1)));
+                let start = if B::SIGNED {
+                    _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y))
+                } else {
+                    zero
+                };
+                for i in 0..W {
+                    let p = _mm512_dpbusd_epi32(start, xs[i], y);
+                    let d = _mm512_mul_ps(dws[i], dy);
+                    acc[i][r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[i][r]);
+                    if !B::SIGNED {
+                        let w0 = w[i].as_ptr().add(2 * ib * B::WB);
+                        let m = _mm_mul_ps(
+                            f16_pair(w0.add(2), w0.add(B::WB + 2)),
+                            f16_pair(y0.add(2), y1.add(2)),
+                        );
+                        summs[i][r] += _mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_movehdup_ps(m));
+                    }
                 }
             }
         }
-        let mut out = [0.0f32; R];
-        for r in 0..R {
-            let mut v = _mm256_add_ps(
-                _mm512_castps512_ps256(acc[r]),
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc[r]))),
-            );
-            if nb % 2 == 1 {
-                let wp = w.as_ptr().add((nb - 1) * B::WB);
-                let yp = a[r].as_ptr().add((nb - 1) * B::AB);
-                let x = B::decode(wp);
-                let y = load256(yp.add(a_qs));
-                let p = if B::SIGNED {
-                    VnniDot::dpbusd(
-                        _mm256_setzero_si256(),
-                        _mm256_abs_epi8(x),
-                        _mm256_sign_epi8(y, x),
-                    )
-                } else {
-                    VnniDot::dpbusd(_mm256_setzero_si256(), x, y)
-                };
-                let d = _mm256_set1_ps(f16_at(wp) * f16_at(yp));
-                v = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), v);
-                if !B::SIGNED {
-                    summs[r] += f16_at(wp.add(2)) * f16_at(yp.add(2));
+        let mut out = [[0.0f32; R]; W];
+        for i in 0..W {
+            for r in 0..R {
+                let mut v = _mm256_add_ps(
+                    _mm512_castps512_ps256(acc[i][r]),
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc[i][r]))),
+                );
+                if nb % 2 == 1 {
+                    let wp = w[i].as_ptr().add((nb - 1) * B::WB);
+                    let yp = a[r].as_ptr().add((nb - 1) * B::AB);
+                    let x = B::decode(wp);
+                    let y = load256(yp.add(a_qs));
+                    let p = if B::SIGNED {
+                        VnniDot::dpbusd(
+                            _mm256_setzero_si256(),
+                            _mm256_abs_epi8(x),
+                            _mm256_sign_epi8(y, x),
+                        )
+                    } else {
+                        VnniDot::dpbusd(_mm256_setzero_si256(), x, y)
+                    };
+                    let d = _mm256_set1_ps(f16_at(wp) * f16_at(yp));
+                    v = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), v);
+                    if !B::SIGNED {
+                        summs[i][r] += f16_at(wp.add(2)) * f16_at(yp.add(2));
+                    }
                 }
+                out[i][r] = hsum_ps(v) + summs[i][r];
             }
-            out[r] = hsum_ps(v) + summs[r];
         }
         out
     }
 }
 
-/// Q4_K / Q5_K (`FIVE`) with each pair of 32-element sub-blocks in one 512-bit register (the
-/// low nibbles of 32 bytes, then their high nibbles, matching 64 contiguous activation
-/// bytes). Integer sums are reduced to 8 lanes before the same float steps as the AVX2 form.
+/// Q4_K / Q5_K (`FIVE`) for `W` weight rows × `R` activation rows, with each pair of
+/// 32-element sub-blocks in one 512-bit register (the low nibbles of 32 bytes, then their high
+/// nibbles, matching 64 contiguous activation bytes). Integer sums are reduced to 8 lanes
+/// before the same float steps as the AVX2 form. Every output element goes through the same
+/// operations whatever `W` and `R` are.
 #[inline(always)]
-pub(super) unsafe fn k4_k5<const R: usize, const FIVE: bool>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+    w: [&[u8]; W],
+    a: [&[u8]; R],
+) -> [[f32; R]; W] {
     use super::quant::{f32_at, hsum_epi32_128, scales_mins_k4};
     let wb = if FIVE { 176 } else { 144 };
     let qs_at = if FIVE { 48 } else { 16 };
-    let nb = w.len() / wb;
-    // SAFETY: super-block `i < nb` of `w` (`wb` bytes) and of every `a[r]` (292 bytes) is in
-    // bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled.
+    let nb = w[0].len() / wb;
+    // SAFETY: super-block `s < nb` of every `w[i]` (`wb` bytes) and of every `a[r]` (292
+    // bytes) is in bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are
+    // enabled in the calling kernel.
     unsafe {
-        let mut acc = [_mm256_setzero_ps(); R];
-        let mut accm = [0.0f32; R];
+        let mut acc = [[_mm256_setzero_ps(); R]; W];
+        let mut accm = [[0.0f32; R]; W];
         let m4 = _mm256_set1_epi8(0x0F);
         let one = _mm256_set1_epi8(1);
-        for i in 0..nb {
-            let wp = w.as_ptr().add(i * wb);
-            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(PREFETCH) as *const i8);
-            let dx = f16_at(wp);
-            let dmx = f16_at(wp.add(2));
-            let (sc, mins) = scales_mins_k4(wp.add(4));
-            let sc = _mm512_broadcast_i32x4(sc);
-            let hbits = if FIVE {
-                load256(wp.add(16))
-            } else {
-                _mm256_setzero_si256()
-            };
-            let mut sumi = [_mm512_setzero_si512(); R];
+        for s in 0..nb {
+            let mut sc = [_mm512_setzero_si512(); W];
+            let mut mins = [_mm_setzero_si128(); W];
+            for i in 0..W {
+                let wp = w[i].as_ptr().add(s * wb);
+                _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(PREFETCH) as *const i8);
+                let (c, m) = scales_mins_k4(wp.add(4));
+                sc[i] = _mm512_broadcast_i32x4(c);
+                mins[i] = m;
+            }
+            let mut sumi = [[_mm512_setzero_si512(); R]; W];
             for j in 0..4 {
-                let q = load256(wp.add(qs_at + 32 * j));
-                let mut lo = _mm256_and_si256(q, m4);
-                let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if FIVE {
-                    let s0 = _mm_cvtsi32_si128(2 * j as i32);
-                    let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
-                    let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
-                    let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
-                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
-                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
-                }
-                let x = join(lo, hi);
                 let idx = join(
                     _mm256_set1_epi16(2 * j as i16),
                     _mm256_set1_epi16(2 * j as i16 + 1),
                 );
-                let sv = _mm512_permutexvar_epi16(idx, sc);
+                let mut xs = [_mm512_setzero_si512(); W];
+                let mut svs = [_mm512_setzero_si512(); W];
+                for i in 0..W {
+                    let wp = w[i].as_ptr().add(s * wb);
+                    let q = load256(wp.add(qs_at + 32 * j));
+                    let mut lo = _mm256_and_si256(q, m4);
+                    let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    if FIVE {
+                        let hbits = load256(wp.add(16));
+                        let s0 = _mm_cvtsi32_si128(2 * j as i32);
+                        let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
+                        let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
+                        let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
+                        lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+                        hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+                    }
+                    xs[i] = join(lo, hi);
+                    svs[i] = _mm512_permutexvar_epi16(idx, sc[i]);
+                }
                 for r in 0..R {
-                    let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
+                    let yp = a[r].as_ptr().add(s * 292 + 4 + 64 * j);
                     let y = _mm512_loadu_si512(yp as *const __m512i);
-                    let p = _mm512_maddubs_epi16(x, y);
-                    sumi[r] = _mm512_dpwssd_epi32(sumi[r], p, sv);
+                    for i in 0..W {
+                        let p = _mm512_maddubs_epi16(xs[i], y);
+                        sumi[i][r] = _mm512_dpwssd_epi32(sumi[i][r], p, svs[i]);
+                    }
                 }
             }
             for r in 0..R {
-                let yp = a[r].as_ptr().add(i * 292);
+                let yp = a[r].as_ptr().add(s * 292);
                 let dy = f32_at(yp);
                 let bs = load256(yp.add(260));
                 let pairs =
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-                let summ = hsum_epi32_128(_mm_madd_epi16(mins, pairs));
-                let s8 = _mm256_add_epi32(
-                    _mm512_castsi512_si256(sumi[r]),
-                    _mm512_extracti64x4_epi64::<1>(sumi[r]),
-                );
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s8), acc[r]);
-                accm[r] += (dmx * dy) * summ as f32;
+                for i in 0..W {
+                    let wp = w[i].as_ptr().add(s * wb);
+                    let dx = f16_at(wp);
+                    let dmx = f16_at(wp.add(2));
+                    let summ = hsum_epi32_128(_mm_madd_epi16(mins[i], pairs));
+                    let s8 = _mm256_add_epi32(
+                        _mm512_castsi512_si256(sumi[i][r]),
+                        _mm512_extracti64x4_epi64::<1>(sumi[i][r]),
+                    );
+                    acc[i][r] =
+                        _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s8), acc[i][r]);
+                    accm[i][r] += (dmx * dy) * summ as f32;
+                }
             }
         }
-        let mut out = [0.0f32; R];
-        for r in 0..R {
-            out[r] = hsum_ps(acc[r]) - accm[r];
+        let mut out = [[0.0f32; R]; W];
+        for i in 0..W {
+            for r in 0..R {
+                out[i][r] = hsum_ps(acc[i][r]) - accm[i][r];
+            }
         }
         out
     }
