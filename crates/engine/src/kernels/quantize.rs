@@ -40,11 +40,17 @@ impl ActRows {
         self.rows = x.len() / self.k;
         self.data.clear();
         self.data.resize(self.rows * self.row_bytes, 0);
-        for (src, dst) in x
-            .chunks_exact(self.k)
-            .zip(self.data.chunks_exact_mut(self.row_bytes))
-        {
-            quantize_row(self.ty, src, dst);
+        let (ty, k, rb) = (self.ty, self.k, self.row_bytes);
+        if self.rows > 1 && x.len() >= PAR_MIN_VALUES {
+            // Rows are independent: quantise them over the current rayon pool.
+            use rayon::prelude::*;
+            x.par_chunks(k)
+                .zip(self.data.par_chunks_mut(rb))
+                .for_each(|(src, dst)| quantize_row(ty, src, dst));
+        } else {
+            for (src, dst) in x.chunks_exact(k).zip(self.data.chunks_exact_mut(rb)) {
+                quantize_row(ty, src, dst);
+            }
         }
         Ok(())
     }
@@ -70,6 +76,23 @@ impl ActRows {
         self.data
             .get(i * self.row_bytes..(i + 1) * self.row_bytes)
             .unwrap_or_default()
+    }
+}
+
+/// Below this many values a batch is quantised on the calling thread.
+const PAR_MIN_VALUES: usize = 16 * 1024;
+
+/// `x.round_ties_even()` without a libm call (baseline x86-64 has no rounding instruction):
+/// for `|x| < 2^22`, adding and subtracting `1.5·2^23` rounds to the nearest integer with
+/// ties to even, as `round_ties_even` does (up to the sign of a zero result, which the
+/// callers' conversion to an integer drops).
+#[inline(always)]
+fn round_ne(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    if x.abs() < 4_194_304.0 {
+        (x + MAGIC) - MAGIC
+    } else {
+        x.round_ties_even()
     }
 }
 
@@ -118,7 +141,7 @@ fn q8_block(x: &[f32], b: &mut [u8], with_sum: bool) {
     let qs_at = if with_sum { 4 } else { 2 };
     let mut sum = 0i32;
     for (v, q) in x.iter().zip(b.iter_mut().skip(qs_at)) {
-        let r = (v * id).round_ties_even() as i32;
+        let r = round_ne(v * id) as i32;
         sum += r;
         *q = r as i8 as u8;
     }
@@ -144,7 +167,7 @@ fn q8k_block(x: &[f32], b: &mut [u8]) {
     }
     let iscale = -127.0 / max;
     for (v, q) in x.iter().zip(b[4..4 + QK_K].iter_mut()) {
-        let r = ((iscale * v).round_ties_even() as i32).min(127);
+        let r = (round_ne(iscale * v) as i32).min(127);
         *q = r as i8 as u8;
     }
     for j in 0..QK_K / 16 {
@@ -156,4 +179,44 @@ fn q8k_block(x: &[f32], b: &mut [u8]) {
         b[at..at + 2].copy_from_slice(&(s as i16).to_le_bytes());
     }
     b[0..4].copy_from_slice(&(1.0 / iscale).to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_ne;
+
+    #[test]
+    fn fast_rounding_matches_round_ties_even() {
+        let mut xs = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            126.5,
+            127.5,
+            -127.5,
+            0.49999997,
+            4_194_303.5,
+            -4_194_303.5,
+            4_194_304.0,
+            1e9,
+            -1e9,
+            8_388_609.0,
+        ];
+        let mut s = 0x9E37_79B9u32;
+        for _ in 0..100_000 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            xs.push((s as i32) as f32 / 1.0e7);
+        }
+        for x in xs {
+            assert_eq!(round_ne(x) as i32, x.round_ties_even() as i32, "{x}");
+            assert_eq!(round_ne(x).abs(), x.round_ties_even().abs(), "{x}");
+        }
+    }
 }
