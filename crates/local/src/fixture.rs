@@ -5,10 +5,13 @@
 //! `../shared/vocab/ggml-vocab-llama-bpe.gguf`). A file without `tokenizer.chat_template` gets
 //! the built-in template for its format (Llama 3 for `llama`, ChatML for `qwen2`).
 //!
-//! The output embedding is tied to the token embedding (no `output.weight`), which keeps a
-//! 128k-token file small, and the output norm is scaled so that the logits have a standard
+//! By default the output embedding is tied to the token embedding (no `output.weight`), which
+//! keeps a 128k-token file small (see [`FixtureSpec::tied_output`]), and the output norm is scaled so that the logits have a standard
 //! deviation of roughly 15: the gap between the two best tokens is then usually several units,
 //! so greedy decisions do not hinge on rounding (tests check the margin).
+//!
+//! [`WeightMix::Q4KM`] reproduces the tensor types of llama.cpp's `Q4_K_M` file type (see
+//! [`FixtureSpec::q4_k_m`]).
 
 use std::path::Path;
 
@@ -30,6 +33,69 @@ pub struct FixtureSpec {
     /// `context_length`.
     pub n_ctx: usize,
     pub seed: u64,
+    /// How each tensor's type is chosen from `wtype`.
+    pub mix: WeightMix,
+    /// Tie the output matrix to the token embedding (no `output.weight`). With a tied output
+    /// a token's own embedding dominates its logits, so greedy decoding soon repeats one
+    /// token; a separate random output matrix gives long, varied greedy continuations.
+    pub tied_output: bool,
+}
+
+/// How the matrices' types are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightMix {
+    /// Every matrix, the token embedding included, is `wtype`.
+    #[default]
+    Uniform,
+    /// llama.cpp's `Q4_K_M` rules (`llama_tensor_get_type`): Q4_K by default; Q6_K for the
+    /// output matrix (the token embedding when it is tied) and for `attn_v` / `ffn_down` of the
+    /// layers llama.cpp's `use_more_bits` picks. A row whose width is not a multiple of 256
+    /// falls back as llama.cpp does: Q4_K to Q5_0, Q6_K to Q8_0. `wtype` is ignored.
+    Q4KM,
+}
+
+impl WeightMix {
+    /// The type of a matrix named `name` (`attn_v.weight`, …) in `layer` of `n_layer`, with
+    /// rows of `row_len` values, for a file whose nominal type is `wtype` (`tied`: the token
+    /// embedding is also the output matrix).
+    pub fn tensor_type(
+        self,
+        wtype: GgmlType,
+        name: &str,
+        layer: Option<usize>,
+        n_layer: usize,
+        row_len: usize,
+        tied: bool,
+    ) -> GgmlType {
+        let WeightMix::Q4KM = self else {
+            return wtype;
+        };
+        // llama.cpp's use_more_bits: the first and last eighth, and every third layer between.
+        let more_bits = |i: usize| {
+            let n8 = n_layer / 8;
+            i < n8 || i >= 7 * n_layer / 8 || (i - n8) % 3 == 2
+        };
+        let ty = match (name, layer) {
+            ("output.weight", _) => GgmlType::Q6_K,
+            ("token_embd.weight", _) if tied => GgmlType::Q6_K,
+            ("attn_v.weight" | "ffn_down.weight", Some(i)) if more_bits(i) => GgmlType::Q6_K,
+            _ => GgmlType::Q4_K,
+        };
+        if row_len.is_multiple_of(256) {
+            ty
+        } else if ty == GgmlType::Q6_K {
+            GgmlType::Q8_0
+        } else {
+            GgmlType::Q5_0
+        }
+    }
+
+    fn label(self, wtype: GgmlType) -> String {
+        match self {
+            WeightMix::Uniform => wtype.to_string(),
+            WeightMix::Q4KM => "Q4_K_M".into(),
+        }
+    }
 }
 
 impl FixtureSpec {
@@ -45,7 +111,43 @@ impl FixtureSpec {
             n_ff: 128,
             n_ctx: 256,
             seed: 0x5eed,
+            mix: WeightMix::Uniform,
+            tied_output: true,
         }
+    }
+
+    /// The fixtures the conformance script compares with llama.cpp and
+    /// `tests/conformance.rs` checks against its goldens, by file type name (`f32`, `f16`,
+    /// `q8_0`, `q4_k_m`): [`FixtureSpec::tiny`] (or [`FixtureSpec::q4_k_m`]) with a separate
+    /// output matrix.
+    pub fn conformance(arch: &'static str, file_type: &str) -> Option<FixtureSpec> {
+        let spec = match file_type {
+            "f32" => FixtureSpec::tiny(arch, GgmlType::F32),
+            "f16" => FixtureSpec::tiny(arch, GgmlType::F16),
+            "q8_0" => FixtureSpec::tiny(arch, GgmlType::Q8_0),
+            "q4_k_m" => FixtureSpec::q4_k_m(arch),
+            _ => return None,
+        };
+        Some(FixtureSpec {
+            tied_output: false,
+            ..spec
+        })
+    }
+
+    /// A 2-layer, 256-wide model of `arch` with llama.cpp's `Q4_K_M` mix: the width and the
+    /// FFN width (512) are multiples of 256, so the K-quants are used, not their fallbacks.
+    pub fn q4_k_m(arch: &'static str) -> FixtureSpec {
+        FixtureSpec {
+            n_embd: 256,
+            n_ff: 512,
+            mix: WeightMix::Q4KM,
+            ..FixtureSpec::tiny(arch, GgmlType::Q4_K)
+        }
+    }
+
+    /// The name of the file type: the tensor type, or `Q4_K_M`.
+    pub fn type_label(&self) -> String {
+        self.mix.label(self.wtype)
     }
 }
 
@@ -90,7 +192,7 @@ pub fn write_fixture(spec: &FixtureSpec, vocab: &Path, out: &Path) -> Result<(),
     w.set("general.architecture", Value::String(a.into()))?;
     w.set(
         "general.name",
-        Value::String(format!("switchyard-fixture-{a}-{}", spec.wtype)),
+        Value::String(format!("switchyard-fixture-{a}-{}", spec.type_label())),
     )?;
     w.set(format!("{a}.embedding_length"), u(spec.n_embd))?;
     w.set(format!("{a}.block_count"), u(spec.n_layer))?;
@@ -133,9 +235,14 @@ pub fn write_fixture(spec: &FixtureSpec, vocab: &Path, out: &Path) -> Result<(),
     let hd = e / spec.n_head.max(1);
     let (q, kv) = (spec.n_head * hd, spec.n_head_kv * hd);
     let s = 1.0 / (e as f32).sqrt();
-    let t = spec.wtype;
+    let ty = |name: &str, layer: Option<usize>, row_len: usize| {
+        let tied = spec.tied_output;
+        spec.mix
+            .tensor_type(spec.wtype, name, layer, spec.n_layer, row_len, tied)
+    };
     let dims = |k: usize, n: usize| [k as u64, n as u64];
     let emb = rng.vec(e * n_vocab, 1.0);
+    let t = ty("token_embd.weight", None, e);
     w.add_tensor_f32("token_embd.weight", &dims(e, n_vocab), t, &emb)?;
     drop(emb);
     // |E row| ≈ 0.58·√e and |h| ≈ 3.2·√e: logits have a standard deviation near 15.
@@ -167,8 +274,15 @@ pub fn write_fixture(spec: &FixtureSpec, vocab: &Path, out: &Path) -> Result<(),
         ];
         for (name, k, rows, scale) in mats {
             let v = rng.vec(k * rows, scale);
+            let t = ty(name, Some(l), k);
             w.add_tensor_f32(n(name), &dims(k, rows), t, &v)?;
         }
+    }
+    if !spec.tied_output {
+        // Drawn last, so tied files keep their bytes.
+        let out = rng.vec(e * n_vocab, 1.0);
+        let t = ty("output.weight", None, e);
+        w.add_tensor_f32("output.weight", &dims(e, n_vocab), t, &out)?;
     }
     w.write_file(out)
 }
