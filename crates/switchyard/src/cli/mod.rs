@@ -103,8 +103,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if std::env::var("SWITCHYARD_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().init();
