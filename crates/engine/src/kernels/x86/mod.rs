@@ -177,6 +177,11 @@ pub(super) trait IntDot {
         w: [&[u8]; W],
         a: [&[u8]; R],
     ) -> [[f32; R]; W];
+    /// `W` weight rows × `R` activation rows of Q6_K.
+    unsafe fn tile_q6_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W];
     /// `W` weight rows × `R` activation rows of Q4_K (`FIVE = false`) or Q5_K.
     unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
         w: [&[u8]; W],
@@ -231,6 +236,20 @@ impl IntDot for Avx2Dot {
             out
         }
     }
+    #[inline(always)]
+    unsafe fn tile_q6_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
+        // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
+        unsafe {
+            let mut out = [[0.0f32; R]; W];
+            for i in 0..W {
+                out[i] = quant::q6_k::<Avx2Dot, R>(w[i], a);
+            }
+            out
+        }
+    }
 }
 
 impl IntDot for VnniDot {
@@ -260,6 +279,14 @@ impl IntDot for VnniDot {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
         unsafe { quant512::tile_k4_k5::<W, R, FIVE>(w, a) }
     }
+    #[inline(always)]
+    unsafe fn tile_q6_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
+        // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
+        unsafe { quant512::tile_q6_k::<W, R>(w, a) }
+    }
 }
 
 /// One entry point per level: the same generic kernels compiled with that level's features.
@@ -285,7 +312,6 @@ macro_rules! level_entry {
                         WType::F32 => float::dot_f32::<R>(k, w, a),
                         WType::F16 => float::dot_f16::<R>(k, w, a),
                         WType::BF16 => float::dot_bf16::<R>(k, w, a),
-                        WType::Q6_K => quant::q6_k::<$dot, R>(w, a),
                         _ => {
                             let [o] = tile::<1, R>(wt, k, [w], a);
                             o
@@ -316,7 +342,8 @@ macro_rules! level_entry {
                         WType::Q5_1 => <$dot as IntDot>::tile32::<quant::Q5_1, W, R>(w, a),
                         WType::Q4_K => <$dot as IntDot>::tile_k4_k5::<W, R, false>(w, a),
                         WType::Q5_K => <$dot as IntDot>::tile_k4_k5::<W, R, true>(w, a),
-                        WType::F32 | WType::F16 | WType::BF16 | WType::Q6_K => {
+                        WType::Q6_K => <$dot as IntDot>::tile_q6_k::<W, R>(w, a),
+                        WType::F32 | WType::F16 | WType::BF16 => {
                             let mut out = [[0.0f32; R]; W];
                             for i in 0..W {
                                 out[i] = dot::<R>(wt, k, w[i], a);

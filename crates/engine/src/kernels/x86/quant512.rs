@@ -222,3 +222,90 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
         out
     }
 }
+
+/// Q6_K for `W` weight rows × `R` activation rows: each 512-bit register holds 64 weights (two
+/// 32-element quarters, scale groups `4t .. 4t + 4` of the super-block) matching 64
+/// contiguous activation bytes. Values are 0..63; the offset of 32 is applied through the
+/// activation's block sums. Every output element goes through the same operations whatever
+/// `W` and `R` are.
+#[inline(always)]
+pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: [&[u8]; R],
+) -> [[f32; R]; W] {
+    use super::quant::f32_at;
+    let nb = w[0].len() / 210;
+    // SAFETY: super-block `s < nb` of every `w[i]` (210 bytes) and of every `a[r]` (292
+    // bytes) is in bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are
+    // enabled in the calling kernel.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); R]; W];
+        let m4 = _mm512_set1_epi8(0x0F);
+        let m3 = _mm512_set1_epi8(3);
+        for s in 0..nb {
+            let mut sc16 = [_mm256_setzero_si256(); W];
+            for i in 0..W {
+                let wp = w[i].as_ptr().add(s * 210);
+                sc16[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(wp.add(192) as *const __m128i));
+            }
+            let mut sumi = [[_mm512_setzero_si512(); R]; W];
+            for t in 0..4 {
+                let (half, upper) = (t / 2, t % 2 == 1);
+                let g = 4 * t as i16;
+                let idx = join(
+                    _mm256_set_m128i(_mm_set1_epi16(g + 1), _mm_set1_epi16(g)),
+                    _mm256_set_m128i(_mm_set1_epi16(g + 3), _mm_set1_epi16(g + 2)),
+                );
+                let mut xs = [_mm512_setzero_si512(); W];
+                let mut svs = [_mm512_setzero_si512(); W];
+                for i in 0..W {
+                    let wp = w[i].as_ptr().add(s * 210);
+                    let ql = _mm512_loadu_si512(wp.add(64 * half) as *const __m512i);
+                    let qh = load256(wp.add(128 + 32 * half));
+                    let qhz = join(qh, _mm256_srli_epi16(qh, 2));
+                    let (lo, hi) = if upper {
+                        (_mm512_srli_epi16(ql, 4), _mm512_srli_epi16(qhz, 4))
+                    } else {
+                        (ql, qhz)
+                    };
+                    xs[i] = _mm512_or_si512(
+                        _mm512_and_si512(lo, m4),
+                        _mm512_slli_epi16(_mm512_and_si512(hi, m3), 4),
+                    );
+                    svs[i] = _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc16[i]));
+                }
+                for r in 0..R {
+                    let yp = a[r].as_ptr().add(s * 292 + 4 + 64 * t);
+                    let y = _mm512_loadu_si512(yp as *const __m512i);
+                    for i in 0..W {
+                        let p = _mm512_maddubs_epi16(xs[i], y);
+                        sumi[i][r] = _mm512_dpwssd_epi32(sumi[i][r], p, svs[i]);
+                    }
+                }
+            }
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(s * 292);
+                let dy = f32_at(yp);
+                let bs = load256(yp.add(260));
+                for i in 0..W {
+                    let dx = f16_at(w[i].as_ptr().add(s * 210 + 208));
+                    let corr = _mm256_madd_epi16(bs, sc16[i]);
+                    let s8 = _mm256_add_epi32(
+                        _mm512_castsi512_si256(sumi[i][r]),
+                        _mm512_extracti64x4_epi64::<1>(sumi[i][r]),
+                    );
+                    let v = _mm256_sub_epi32(s8, _mm256_slli_epi32(corr, 5));
+                    acc[i][r] =
+                        _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(v), acc[i][r]);
+                }
+            }
+        }
+        let mut out = [[0.0f32; R]; W];
+        for i in 0..W {
+            for r in 0..R {
+                out[i][r] = hsum_ps(acc[i][r]);
+            }
+        }
+        out
+    }
+}
