@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use super::IntDot;
-use super::quant::{Block32, PREFETCH, load256};
+use super::quant::{Block32, load256};
 use super::{VnniDot, f16_at, hsum_ps};
 use std::arch::x86_64::*;
 
@@ -58,7 +58,6 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
             for i in 0..W {
                 let w0 = w[i].as_ptr().add(2 * ib * B::WB);
                 let w1 = w0.add(B::WB);
-                _mm_prefetch::<_MM_HINT_T0>(w0.wrapping_add(PREFETCH) as *const i8);
                 let x = join(B::decode(w0), B::decode(w1));
                 xs[i] = if B::SIGNED {
                     _mm512_xor_si512(x, off)
@@ -153,7 +152,6 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
             let mut mins = [_mm_setzero_si128(); W];
             for i in 0..W {
                 let wp = w[i].as_ptr().add(s * wb);
-                _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add(PREFETCH) as *const i8);
                 let (c, m) = scales_mins_k4(wp.add(4));
                 sc[i] = _mm512_broadcast_i32x4(c);
                 mins[i] = m;
