@@ -5,25 +5,31 @@
 //!
 //! ```text
 //! cargo run -p switchyard-local --example teacher_forced -- \
-//!     --model FILE --tokens 1,2,3 [--threads 2] [--kv f16|f32] [--logits-out FILE]
+//!     --model FILE --tokens 1,2,3 [--threads 2] [--kv f16|f32] [--isa scalar|avx2|avx512]
+//!     [--step] [--logits-out FILE]
 //! ```
 //!
-//! `--tokens` takes a comma-separated list or a JSON array; no BOS is added.
+//! `--tokens` takes a comma-separated list or a JSON array; no BOS is added. `--step` runs one
+//! forward call per token (the decode path) instead of one batch.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use switchyard_engine::kernels::Isa;
 use switchyard_engine::{KvType, Logits, Model, ModelOptions};
 
 const USAGE: &str = "usage: teacher_forced --model FILE --tokens IDS [--threads N] \
-                     [--kv f16|f32] [--logits-out FILE]";
+                     [--kv f16|f32] [--isa scalar|avx2|avx512] [--step] [--logits-out FILE]";
 
 struct Args {
     model: PathBuf,
     tokens: Vec<u32>,
     threads: usize,
     kv: KvType,
+    isa: Option<Isa>,
+    /// One forward call per token (the decode path) instead of one batch.
+    step: bool,
     logits_out: Option<PathBuf>,
 }
 
@@ -39,8 +45,9 @@ fn parse_tokens(s: &str) -> Result<Vec<u32>, String> {
 }
 
 fn parse() -> Result<Option<Args>, String> {
-    let (mut model, mut tokens, mut threads, mut kv, mut logits_out) =
-        (None, None, 2, KvType::F16, None);
+    let (mut model, mut tokens, mut threads, mut kv, mut isa, mut logits_out) =
+        (None, None, 2, KvType::F16, None, None);
+    let mut step = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -57,6 +64,8 @@ fn parse() -> Result<Option<Args>, String> {
                     other => return Err(format!("--kv {other:?} (f16, f32)")),
                 }
             }
+            "--step" => step = true,
+            "--isa" => isa = Some(parse_isa(&value()?)?),
             "--logits-out" => logits_out = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -76,8 +85,24 @@ fn parse() -> Result<Option<Args>, String> {
         tokens,
         threads,
         kv,
+        isa,
+        step,
         logits_out,
     }))
+}
+
+/// A kernel set by name (the engine refuses one this CPU lacks).
+fn parse_isa(name: &str) -> Result<Isa, String> {
+    match name {
+        "scalar" => Ok(Isa::Scalar),
+        #[cfg(target_arch = "x86_64")]
+        "avx2" => Ok(Isa::X86(switchyard_engine::kernels::x86::X86Level::Avx2)),
+        #[cfg(target_arch = "x86_64")]
+        "avx512" => Ok(Isa::X86(
+            switchyard_engine::kernels::x86::X86Level::Avx512Vnni,
+        )),
+        other => Err(format!("--isa {other:?} (scalar, avx2, avx512)")),
+    }
 }
 
 /// Index of the largest value (the first on ties), the value, and its margin over the second.
@@ -96,7 +121,7 @@ fn top2(row: &[f32]) -> (usize, f32, f32) {
 fn run(args: &Args) -> Result<(), String> {
     let opts = ModelOptions {
         threads: args.threads,
-        isa: None,
+        isa: args.isa,
     };
     let model = Model::load(&args.model, &opts).map_err(|e| format!("{e}"))?;
     let n_vocab = model.n_vocab();
@@ -106,9 +131,20 @@ fn run(args: &Args) -> Result<(), String> {
     let mut seq = model
         .new_sequence(args.kv, args.tokens.len())
         .map_err(|e| format!("{e}"))?;
-    let logits = model
-        .forward(&mut seq, &args.tokens, Logits::All)
-        .map_err(|e| format!("{e}"))?;
+    let logits = if args.step {
+        let mut all = Vec::with_capacity(args.tokens.len() * n_vocab);
+        for t in &args.tokens {
+            let row = model
+                .forward(&mut seq, std::slice::from_ref(t), Logits::Last)
+                .map_err(|e| format!("{e}"))?;
+            all.extend_from_slice(&row);
+        }
+        all
+    } else {
+        model
+            .forward(&mut seq, &args.tokens, Logits::All)
+            .map_err(|e| format!("{e}"))?
+    };
     let rows: Vec<(usize, f32, f32)> = logits.chunks_exact(n_vocab).map(top2).collect();
     if let Some(path) = &args.logits_out {
         let mut bytes = Vec::with_capacity(logits.len() * 4);

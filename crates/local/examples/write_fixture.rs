@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run -p switchyard-local --example write_fixture -- \
-//!     --arch llama|qwen2 --type f32|f16|q8_0|q4_k_m [--vocab FILE] --out FILE
+//!     --arch llama|qwen2 --type f32|f16|q8_0|q4_k_m [--vocab FILE] [--n-embd N] [--n-ff N] \
+//!     --out FILE
 //! ```
+//!
+//! `--n-embd` / `--n-ff` override the widths (for experiments; the conformance run uses the
+//! defaults).
 //!
 //! Without `--vocab`, `llama` takes `../shared/vocab/ggml-vocab-llama-bpe.gguf` and `qwen2`
 //! `../shared/vocab/ggml-vocab-qwen2.gguf` (relative to the repository).
@@ -15,7 +19,7 @@ use std::process::ExitCode;
 use switchyard_local::fixture::{FixtureSpec, write_fixture};
 
 const USAGE: &str = "usage: write_fixture --arch llama|qwen2 --type f32|f16|q8_0|q4_k_m \
-                     [--vocab FILE] --out FILE";
+                     [--vocab FILE] [--n-embd N] [--n-ff N] --out FILE";
 
 /// The conformance fixture for `arch` and a file type name.
 fn spec(arch: &str, ty: &str) -> Result<FixtureSpec, String> {
@@ -41,6 +45,8 @@ fn default_vocab(arch: &str) -> PathBuf {
 
 fn run() -> Result<(), String> {
     let (mut arch, mut ty, mut vocab, mut out) = (None, None, None, None);
+    let (mut n_embd, mut n_ff) = (None, None);
+    let num = |s: String, flag: &str| s.parse::<usize>().map_err(|e| format!("{flag} {s:?}: {e}"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -49,6 +55,8 @@ fn run() -> Result<(), String> {
             "--type" => ty = Some(value()?),
             "--vocab" => vocab = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
+            "--n-embd" => n_embd = Some(num(value()?, "--n-embd")?),
+            "--n-ff" => n_ff = Some(num(value()?, "--n-ff")?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -59,7 +67,9 @@ fn run() -> Result<(), String> {
     let (Some(arch), Some(ty), Some(out)) = (arch, ty, out) else {
         return Err(USAGE.into());
     };
-    let spec = spec(&arch, &ty)?;
+    let mut spec = spec(&arch, &ty)?;
+    spec.n_embd = n_embd.unwrap_or(spec.n_embd);
+    spec.n_ff = n_ff.unwrap_or(spec.n_ff);
     let vocab = vocab.unwrap_or_else(|| default_vocab(&arch));
     write_fixture(&spec, &vocab, &out).map_err(|e| format!("{}: {e}", out.display()))
 }

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Compares Switchyard's engine and tokenizer with llama.cpp (through llama-cpp-python).
+
+Run by scripts/conformance/run.sh, which builds llama.cpp, our binaries and the fixtures.
+
+Checks:
+  * tokenisation of every test text of ../shared/vocab/*.inp: ours, llama.cpp's and the
+    recorded .out vectors must be identical;
+  * greedy continuation (MAX_NEW tokens, end-of-generation ignored) of every prompt on every
+    fixture: identical on F32 and F16 (reported on the others);
+  * teacher forcing: llama.cpp's prompt + greedy sequence is fed to both engines in one batch;
+    top-1 agreement per position must be >= 98% on Q8_0 and Q4_K_M (reported on all);
+  * the largest logit difference (absolute, and relative to the row's largest |logit|).
+
+Writes docs/conformance.md and crates/local/tests/goldens/conformance.json.
+Exit status 1 when a check fails.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import llama_cpp
+from llama_cpp import Llama
+
+ARCHES = [("llama", "ggml-vocab-llama-bpe.gguf"), ("qwen2", "ggml-vocab-qwen2.gguf")]
+TYPES = ["f32", "f16", "q8_0", "q4_k_m"]
+EXACT_TYPES = {"f32", "f16"}
+MIN_AGREEMENT = 0.98
+MAX_NEW = 64
+N_CTX = 256
+THREADS = 2
+PROMPTS = [
+    "The quick brown fox",
+    "Once upon a time, in a land far away,",
+    "def fibonacci(n):\n    return",
+    "Bonjour, je m'appelle Marie et",
+    "1, 2, 3, 4, 5,",
+    "Switchyard routes requests to",
+]
+SEP = "\n__ggml_vocab_test__\n"
+
+
+def read_cases(text):
+    """The .inp texts, split as llama.cpp's test-tokenizer-0 does."""
+    out, rest = [], text
+    while rest:
+        i = rest.find(SEP)
+        if i < 0:
+            out.append(rest)
+            break
+        out.append(rest[:i])
+        rest = rest[i + len(SEP):]
+    return out
+
+
+def run_json(cmd):
+    res = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}…: exit {res.returncode}: {res.stderr.strip()}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def check_tokenizers(args):
+    rows, ok = [], True
+    for name in sorted(os.listdir(args.vocab)):
+        if not name.endswith(".gguf"):
+            continue
+        path = os.path.join(args.vocab, name)
+        inp = os.path.join(args.vocab, name + ".inp")
+        if not os.path.exists(inp):
+            continue
+        with open(inp, encoding="utf-8") as f:
+            cases = read_cases(f.read())
+        recorded = None
+        if os.path.exists(path + ".out"):
+            with open(path + ".out", encoding="utf-8") as f:
+                recorded = [[int(t) for t in line.split()] for line in f.read().split("\n")]
+        llm = Llama(model_path=path, vocab_only=True, verbose=False)
+        same_lcpp = same_out = 0
+        failures = []
+        for i, text in enumerate(cases):
+            ours = run_json([args.switchyard, "tokenize", "--model", path, "--json", "--no-bos",
+                             "--", text])
+            theirs = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            if ours == theirs:
+                same_lcpp += 1
+            else:
+                failures.append({"case": i, "text": text, "ours": ours, "llama_cpp": theirs})
+            if recorded is not None and i < len(recorded) and recorded[i] == ours:
+                same_out += 1
+        del llm
+        ok &= same_lcpp == len(cases)
+        rows.append({"vocab": name, "cases": len(cases), "same_as_llama_cpp": same_lcpp,
+                     "same_as_out": same_out if recorded is not None else None,
+                     "failures": failures[:5]})
+        print(f"tokenizer {name}: {same_lcpp}/{len(cases)} same as llama.cpp", file=sys.stderr)
+    return rows, ok
+
+
+def llama_greedy(llm, prompt_tokens, n):
+    llm.reset()
+    llm.eval(prompt_tokens)
+    out = []
+    for _ in range(n):
+        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        out.append(tok)
+        llm.eval([tok])
+    return out
+
+
+def llama_teacher_forced(llm, tokens):
+    llm.reset()
+    llm.eval(tokens)
+    return np.array(llm.scores[: len(tokens)], dtype=np.float32)
+
+
+def check_fixture(args, arch, ftype, tmpdir):
+    path = os.path.join(args.fixtures, f"{arch}-{ftype}.gguf")
+    llm = Llama(model_path=path, logits_all=True, n_ctx=N_CTX, n_threads=THREADS,
+                flash_attn=False, verbose=False)
+    n_vocab = llm.n_vocab()
+    prompts, greedy_same, agree, total = [], 0, 0, 0
+    max_abs, max_rel, first_div = 0.0, 0.0, []
+    margins = []
+    for p in PROMPTS:
+        theirs_prompt = llm.tokenize(p.encode("utf-8"), add_bos=True, special=True)
+        theirs = llama_greedy(llm, theirs_prompt, MAX_NEW)
+        ours = run_json([args.switchyard, "generate", "--model", path, "--prompt", p,
+                         "--max-tokens", str(MAX_NEW), "--ignore-eos", "--json",
+                         "-t", str(THREADS)])
+        same = ours["prompt_tokens"] == theirs_prompt and ours["tokens"] == theirs
+        greedy_same += same
+        if not same:
+            div = next((i for i, (a, b) in enumerate(zip(ours["tokens"], theirs)) if a != b),
+                       min(len(ours["tokens"]), len(theirs)))
+            first_div.append(div)
+        seq = theirs_prompt + theirs
+        ref = llama_teacher_forced(llm, seq)
+        logits_file = os.path.join(tmpdir, "logits.bin")
+        tf = run_json([args.teacher_forced, "--model", path, "--tokens",
+                       ",".join(map(str, seq)), "--threads", str(THREADS),
+                       "--logits-out", logits_file])
+        mine = np.fromfile(logits_file, dtype="<f4").reshape(len(seq), n_vocab)
+        ref_argmax = [int(x) for x in np.argmax(ref, axis=1)]
+        agree += sum(int(a == b) for a, b in zip(tf["argmax"], ref_argmax))
+        total += len(seq)
+        diff = np.abs(mine - ref)
+        max_abs = max(max_abs, float(diff.max()))
+        scale = np.abs(ref).max(axis=1, keepdims=True)
+        max_rel = max(max_rel, float((diff / scale).max()))
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        margins.extend((top2[:, 1] - top2[:, 0]).tolist())
+        prompts.append({"prompt": p, "prompt_tokens": theirs_prompt, "greedy": theirs,
+                        "teacher_forced_argmax": ref_argmax})
+    del llm
+    res = {
+        "arch": arch, "type": ftype, "greedy_same": greedy_same, "prompts": len(PROMPTS),
+        "first_divergence": first_div, "agreement": agree / total, "positions": total,
+        "max_abs_logit_diff": max_abs, "max_rel_logit_diff": max_rel,
+        "min_top2_margin": float(min(margins)),
+        "median_top2_margin": float(np.median(margins)),
+    }
+    ok = res["agreement"] >= MIN_AGREEMENT
+    if ftype in EXACT_TYPES:
+        ok &= greedy_same == len(PROMPTS)
+    res["ok"] = ok
+    print(f"{arch}-{ftype}: greedy {greedy_same}/{len(PROMPTS)}, top-1 "
+          f"{100 * res['agreement']:.2f}%, max |Δlogit| {max_abs:.3g} (rel {max_rel:.3g})",
+          file=sys.stderr)
+    golden = {"arch": arch, "type": ftype, "max_new_tokens": MAX_NEW, "prompts": prompts}
+    return res, golden, ok
+
+
+def write_doc(args, tok_rows, fixture_rows, all_ok):
+    v = llama_cpp.__version__
+    lines = [
+        "# Conformance with llama.cpp",
+        "",
+        "Generated by `scripts/conformance/run.sh` (do not edit by hand). It builds llama.cpp from",
+        f"the `llama-cpp-python=={v}` sdist on PyPI (`pip install --no-binary llama-cpp-python`,",
+        "`CMAKE_ARGS=-DGGML_NATIVE=ON`), writes the fixture GGUFs with",
+        "`cargo run -p switchyard-local --example write_fixture`, and compares through the Python",
+        "bindings (`logits_all=True`, `n_ctx=256`, 2 threads, no flash attention, f16 KV cache on",
+        "both sides).",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; machine: {platform.machine()}, "
+        f"{platform.processor() or platform.platform()}",
+        f"- llama.cpp: llama-cpp-python {v} (its vendored llama.cpp)",
+        "- Command: `scripts/conformance/run.sh`",
+        f"- Overall: **{'PASS' if all_ok else 'FAIL'}**",
+        "",
+        "## Tokenisation (`../shared/vocab/*.inp`, no BOS, special text as plain text)",
+        "",
+        "| vocabulary | cases | same as llama.cpp | same as recorded `.out` |",
+        "|---|---|---|---|",
+    ]
+    for r in tok_rows:
+        out = "–" if r["same_as_out"] is None else f"{r['same_as_out']}/{r['cases']}"
+        lines.append(f"| {r['vocab']} | {r['cases']} | {r['same_as_llama_cpp']}/{r['cases']} "
+                     f"| {out} |")
+    lines += [
+        "",
+        f"## Fixtures ({len(PROMPTS)} prompts, {MAX_NEW} greedy tokens each)",
+        "",
+        "Greedy: our `switchyard generate --ignore-eos --json` against llama.cpp's argmax loop",
+        "(prompt in one batch, then one token at a time). Teacher-forced: llama.cpp's prompt +",
+        "greedy sequence through both engines in one batch, argmax compared at every position",
+        "(`crates/local/examples/teacher_forced.rs`). Logit differences are over all positions",
+        "and the whole vocabulary; relative = |Δ| / the row's largest |logit|. The top-2 margin",
+        "is llama.cpp's, per position.",
+        "",
+        "| fixture | greedy identical | top-1 agreement | max abs Δlogit | max rel Δlogit "
+        "| min / median top-2 margin | required | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in fixture_rows:
+        req = ("greedy identical, top-1 ≥ 98%" if r["type"] in EXACT_TYPES
+               else "top-1 ≥ 98%")
+        greedy = f"{r['greedy_same']}/{r['prompts']}"
+        if r["first_divergence"]:
+            greedy += f" (first divergence at {r['first_divergence']})"
+        lines.append(
+            f"| {r['arch']} {r['type'].upper()} | {greedy} | {100 * r['agreement']:.2f}% "
+            f"({r['positions']} positions) | {r['max_abs_logit_diff']:.3g} "
+            f"| {r['max_rel_logit_diff']:.3g} | {r['min_top2_margin']:.3g} / "
+            f"{r['median_top2_margin']:.3g} | {req} | {'pass' if r['ok'] else 'FAIL'} |")
+    lines += [
+        "",
+        "The fixtures are `switchyard_local::fixture::FixtureSpec::conformance`: 2 layers,",
+        "4 query / 2 KV heads, separate output matrix, real vocabularies (llama-bpe, qwen2);",
+        "64 wide (FFN 128) for F32/F16/Q8_0, 256 wide (FFN 512) for Q4_K_M so that its K-quants",
+        "(Q4_K, with Q6_K for the output matrix and layer 1's `attn_v`/`ffn_down`) are used.",
+        "",
+        "The goldens (`crates/local/tests/goldens/conformance.json`: prompts, llama.cpp's prompt",
+        "tokens, greedy tokens and teacher-forced argmax) are checked in CI by",
+        "`crates/local/tests/conformance.rs` without llama.cpp.",
+        "",
+    ]
+    os.makedirs(os.path.dirname(args.doc), exist_ok=True)
+    with open(args.doc, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--switchyard", required=True)
+    ap.add_argument("--teacher-forced", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--vocab", required=True)
+    ap.add_argument("--doc", required=True)
+    ap.add_argument("--goldens", required=True)
+    args = ap.parse_args()
+
+    tok_rows, all_ok = check_tokenizers(args)
+    fixture_rows, goldens = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, _vocab in ARCHES:
+            for ftype in TYPES:
+                res, golden, ok = check_fixture(args, arch, ftype, tmp)
+                fixture_rows.append(res)
+                goldens.append(golden)
+                all_ok &= ok
+    write_doc(args, tok_rows, fixture_rows, all_ok)
+    os.makedirs(os.path.dirname(args.goldens), exist_ok=True)
+    with open(args.goldens, "w", encoding="utf-8") as f:
+        text = json.dumps({"llama_cpp_python": llama_cpp.__version__, "fixtures": goldens},
+                          indent=1, ensure_ascii=False)
+        # One line per list of ids, to keep the file short and its diffs readable.
+        text = re.sub(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]",
+                      lambda m: "[" + ",".join(m.group(1).split()).replace(",,", ",") + "]",
+                      text)
+        f.write(text + "\n")
+    summary = {"tokenizers": tok_rows, "fixtures": fixture_rows, "ok": all_ok}
+    print(json.dumps(summary, indent=1))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
