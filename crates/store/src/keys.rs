@@ -1,10 +1,13 @@
 //! API keys: only the SHA-256 of a key is stored; lookups compare hashes in constant time.
 
 use rand::{Rng, rngs::OsRng};
-use sqlx::Row;
 use switchyard_auth::{GeneratedKey, ParsedKey, constant_time_eq};
 
-use crate::{Store, StoreError, now_ms, sql};
+use crate::{
+    Store, StoreError,
+    db::{DbRow, on_pool},
+    now_ms, sql,
+};
 
 /// How many fresh keys `create_key` tries when a prefix or public id collides.
 const CREATE_ATTEMPTS: u32 = 8;
@@ -97,54 +100,75 @@ impl Store {
             let generated = GeneratedKey::new();
             let id = new_id();
             let now = now_ms();
-            let res = sqlx::query(sql::INSERT_KEY)
-                .bind(&id)
-                .bind(&generated.public_id)
-                .bind(&generated.prefix)
-                .bind(hex(&generated.hash))
-                .bind(name)
-                .bind(&scopes_json)
-                .bind(now)
-                .execute(&self.pool)
-                .await;
-            match res {
-                Ok(_) => {
-                    return Ok(CreatedKey {
-                        record: KeyRecord {
-                            id,
-                            public_id: generated.public_id.clone(),
-                            prefix: generated.prefix.clone(),
-                            name: name.map(str::to_owned),
-                            disabled: false,
-                            scopes: scopes.to_vec(),
-                            created_at: now,
-                            updated_at: now,
-                        },
-                        secret: generated.secret,
-                    });
-                }
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    tracing::debug!("API key prefix collision; generating another key");
-                }
-                Err(e) => return Err(e.into()),
+            if !self
+                .insert_key(&id, &generated, name, &scopes_json, now)
+                .await?
+            {
+                tracing::debug!("API key prefix collision; generating another key");
+                continue;
             }
+            return Ok(CreatedKey {
+                record: KeyRecord {
+                    id,
+                    public_id: generated.public_id.clone(),
+                    prefix: generated.prefix.clone(),
+                    name: name.map(str::to_owned),
+                    disabled: false,
+                    scopes: scopes.to_vec(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                secret: generated.secret,
+            });
         }
         Err(StoreError::KeyCollision(CREATE_ATTEMPTS))
     }
 
+    /// Inserts one key row. Returns `false` when its id, prefix or public id
+    /// is already taken (a unique violation on either backend).
+    async fn insert_key(
+        &self,
+        id: &str,
+        generated: &GeneratedKey,
+        name: Option<&str>,
+        scopes_json: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let res = on_pool!(&self.pool, p => sqlx::query(sql::INSERT_KEY)
+            .bind(id)
+            .bind(&generated.public_id)
+            .bind(&generated.prefix)
+            .bind(hex(&generated.hash))
+            .bind(name)
+            .bind(scopes_json)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()));
+        match res {
+            Ok(()) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Keys that are not deleted, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_KEYS).fetch_all(&self.pool).await?;
-        rows.iter().map(key_record).collect()
+        on_pool!(&self.pool, p => {
+            let rows = sqlx::query(sql::LIST_KEYS).fetch_all(p).await?;
+            rows.iter().map(key_record).collect()
+        })
     }
 
     /// The non-deleted key with this prefix.
     pub async fn key_by_prefix(&self, prefix: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(sql::KEY_BY_PREFIX)
-            .bind(prefix)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(key_record).transpose()
+        on_pool!(&self.pool, p => {
+            let row = sqlx::query(sql::KEY_BY_PREFIX)
+                .bind(prefix)
+                .fetch_optional(p)
+                .await?;
+            row.as_ref().map(key_record).transpose()
+        })
     }
 
     /// The key with this public id, including disabled and deleted ones.
@@ -152,24 +176,13 @@ impl Store {
         &self,
         public_id: &str,
     ) -> Result<Option<AuthRecord>, StoreError> {
-        let Some(row) = sqlx::query(sql::KEY_FOR_AUTH)
-            .bind(public_id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let hash_hex: String = row.try_get("key_hash")?;
-        let hash = unhex32(&hash_hex)
-            .ok_or_else(|| StoreError::Corrupt("api_keys.key_hash is not 64 hex digits".into()))?;
-        let deleted_at: Option<i64> = row.try_get("deleted_at")?;
-        Ok(Some(AuthRecord {
-            id: row.try_get("id")?,
-            public_id: row.try_get("public_id")?,
-            hash,
-            disabled: row.try_get("disabled")?,
-            deleted: deleted_at.is_some(),
-        }))
+        on_pool!(&self.pool, p => {
+            let row = sqlx::query(sql::KEY_FOR_AUTH)
+                .bind(public_id)
+                .fetch_optional(p)
+                .await?;
+            row.as_ref().map(auth_record).transpose()
+        })
     }
 
     /// Looks the key up by its public id and compares hashes in constant time.
@@ -191,39 +204,52 @@ impl Store {
 
     /// Disables or enables the non-deleted key with this prefix. Returns whether it exists.
     pub async fn set_disabled(&self, prefix: &str, disabled: bool) -> Result<bool, StoreError> {
-        let res = sqlx::query(sql::SET_DISABLED)
+        let affected = on_pool!(&self.pool, p => sqlx::query(sql::SET_DISABLED)
             .bind(disabled)
             .bind(now_ms())
             .bind(prefix)
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected() > 0)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(affected > 0)
     }
 
     /// Soft-deletes the key with this prefix. Returns whether a non-deleted key existed.
     pub async fn delete_key(&self, prefix: &str) -> Result<bool, StoreError> {
-        let res = sqlx::query(sql::SOFT_DELETE)
+        let affected = on_pool!(&self.pool, p => sqlx::query(sql::SOFT_DELETE)
             .bind(now_ms())
             .bind(prefix)
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected() > 0)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(affected > 0)
     }
 }
 
-fn key_record(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, StoreError> {
-    let scopes: String = row.try_get("scopes")?;
-    let scopes: Vec<String> = serde_json::from_str(&scopes)
+fn key_record(row: &impl DbRow) -> Result<KeyRecord, StoreError> {
+    let scopes: Vec<String> = serde_json::from_str(&row.text("scopes")?)
         .map_err(|e| StoreError::Corrupt(format!("api_keys.scopes: {e}")))?;
     Ok(KeyRecord {
-        id: row.try_get("id")?,
-        public_id: row.try_get("public_id")?,
-        prefix: row.try_get("prefix")?,
-        name: row.try_get("name")?,
-        disabled: row.try_get("disabled")?,
+        id: row.text("id")?,
+        public_id: row.text("public_id")?,
+        prefix: row.text("prefix")?,
+        name: row.opt_text("name")?,
+        disabled: row.boolean("disabled")?,
         scopes,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+fn auth_record(row: &impl DbRow) -> Result<AuthRecord, StoreError> {
+    let hash = unhex32(&row.text("key_hash")?)
+        .ok_or_else(|| StoreError::Corrupt("api_keys.key_hash is not 64 hex digits".into()))?;
+    Ok(AuthRecord {
+        id: row.text("id")?,
+        public_id: row.text("public_id")?,
+        hash,
+        disabled: row.boolean("disabled")?,
+        deleted: row.opt_int("deleted_at")?.is_some(),
     })
 }
 
@@ -259,6 +285,51 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::PgTestDb;
+
+    /// A second key with a taken prefix (or public id) is reported as a
+    /// collision, not an error, on both backends.
+    async fn check_collision_detected(store: &Store) {
+        let key = GeneratedKey::new();
+        assert!(
+            store
+                .insert_key("key_a", &key, None, "[]", 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .insert_key("key_b", &key, None, "[]", 2)
+                .await
+                .unwrap()
+        );
+        let mut other_public_id = GeneratedKey::new();
+        other_public_id.prefix = key.prefix.clone();
+        assert!(
+            !store
+                .insert_key("key_c", &other_public_id, None, "[]", 3)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.list_keys().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn prefix_collision_is_detected_on_sqlite() {
+        check_collision_detected(&Store::open_in_memory().await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn prefix_collision_is_detected_on_postgres() {
+        let Some(db) = PgTestDb::create().await.unwrap() else {
+            eprintln!("skipping: {} not set", crate::testing::TEST_POSTGRES_ENV);
+            return;
+        };
+        let store = Store::open(db.url()).await.unwrap();
+        check_collision_detected(&store).await;
+        store.close().await;
+        db.drop_db().await.unwrap();
+    }
 
     #[test]
     fn hex_roundtrip() {

@@ -1,21 +1,28 @@
-//! Persistence (SQLite by default, PostgreSQL for replicas later): API keys and
-//! the usage ledger.
+//! Persistence (SQLite by default, PostgreSQL for replicas): API keys and the
+//! usage ledger.
 //!
 //! Architecture Invariant: the store never sees an API key's secret, only its
 //! SHA-256. All SQL lives in [`sql`]; it is portable between SQLite and
-//! PostgreSQL so a second pool kind can reuse it. The database is created and
-//! migrated (embedded `migrations/`) when it is opened.
+//! PostgreSQL, and every query is written once and run on either pool through
+//! `db::on_pool!`. The database is created (SQLite) and migrated (embedded
+//! `migrations/sqlite` or `migrations/postgres`, same schema) when opened.
 
+mod db;
 mod keys;
 mod sql;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 mod usage;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    SqlitePool,
+    ConnectOptions, Connection, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+
+use crate::db::Pool;
 
 pub use keys::{AuthRecord, CreatedKey, KeyCheck, KeyRecord};
 pub use usage::UsageRow;
@@ -33,8 +40,12 @@ pub enum StoreError {
     },
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
-    #[error("database kind not supported yet: {0}")]
-    Unsupported(String),
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        /// `host:port/database` (never the password).
+        target: String,
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -48,22 +59,32 @@ pub enum StoreError {
 /// Handle to the database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per PostgreSQL pool (per `switchyard` process).
+const PG_MAX_CONNECTIONS: u32 = 16;
+/// How long to wait for a PostgreSQL connection before failing.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating and migrating if needed) the database named by `target`:
-    /// a `sqlite:` URL (e.g. `sqlite:///var/lib/sy/switchyard.db?mode=rwc`,
-    /// `sqlite::memory:`), a path to a `.db`/`.sqlite` file, or a data
-    /// directory (the file is `switchyard.db` inside it).
+    /// a `postgres://` / `postgresql://` URL (the database must exist; its
+    /// tables are created), a `sqlite:` URL (e.g.
+    /// `sqlite:///var/lib/sy/switchyard.db?mode=rwc`, `sqlite::memory:`), a
+    /// path to a `.db`/`.sqlite` file, or a data directory (the file is
+    /// `switchyard.db` inside it).
     pub async fn open(target: &str) -> Result<Store, StoreError> {
         let target = target.trim();
         if target.starts_with("postgres:") || target.starts_with("postgresql:") {
-            return Err(StoreError::Unsupported(
-                "PostgreSQL is not supported yet; use a sqlite: URL or a data directory".into(),
-            ));
+            let opts = PgConnectOptions::from_str(target)
+                .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+                // No NOTICEs such as "relation … already exists, skipping" on every start.
+                .options([("client_min_messages", "warning")]);
+            return Self::open_postgres(opts).await;
         }
         if target.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(target)
@@ -128,13 +149,50 @@ impl Store {
     }
 
     async fn migrated(pool: SqlitePool) -> Result<Store, StoreError> {
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        SQLITE_MIGRATOR.run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    async fn open_postgres(opts: PgConnectOptions) -> Result<Store, StoreError> {
+        // One direct connection first, so that a wrong host, password or
+        // database fails at once with the server's reason (the pool would
+        // retry a refused connection until its timeout and then only say so).
+        let probe = opts.connect().await.map_err(|source| StoreError::Connect {
+            target: format!(
+                "{}:{}/{}",
+                opts.get_host(),
+                opts.get_port(),
+                opts.get_database().unwrap_or("")
+            ),
+            source,
+        })?;
+        probe.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(PG_MAX_CONNECTIONS)
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .connect_with(opts)
+            .await?;
+        // Concurrent migrations (several replicas starting at once) are
+        // serialised by sqlx with an advisory lock.
+        POSTGRES_MIGRATOR.run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// Which database this store uses: `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
     }
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
-        self.pool.close().await;
+        db::on_pool!(&self.pool, p => p.close().await);
     }
 }
 

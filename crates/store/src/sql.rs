@@ -2,8 +2,8 @@
 //!
 //! The statements are portable between SQLite and PostgreSQL: `$N`
 //! placeholders (SQLite accepts them too), no engine-specific functions,
-//! `ON CONFLICT … DO NOTHING` for idempotent inserts. Adding PostgreSQL means
-//! adding a pool variant, not rewriting queries.
+//! `ON CONFLICT … DO NOTHING` for idempotent inserts. The same statements run
+//! on both pool kinds (see `db::on_pool!`).
 
 pub const INSERT_KEY: &str = "INSERT INTO api_keys \
      (id, public_id, prefix, key_hash, name, disabled, scopes, deleted_at, created_at, updated_at) \

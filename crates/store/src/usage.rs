@@ -1,8 +1,10 @@
 //! The usage ledger: one row per request, written once (idempotent on the request id).
 
-use sqlx::Row;
-
-use crate::{Store, StoreError, sql, to_i64, to_u64};
+use crate::{
+    Store, StoreError,
+    db::{DbRow, on_pool},
+    sql, to_i64, to_u64,
+};
 
 /// One ledger row.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +36,7 @@ pub struct UsageRow {
 impl Store {
     /// Inserts the row unless one with the same request id exists. Returns whether it inserted.
     pub async fn record_usage(&self, row: &UsageRow) -> Result<bool, StoreError> {
-        let res = sqlx::query(sql::INSERT_USAGE)
+        let affected = on_pool!(&self.pool, p => sqlx::query(sql::INSERT_USAGE)
             .bind(&row.request_id)
             .bind(&row.key_id)
             .bind(&row.model)
@@ -49,9 +51,10 @@ impl Store {
             .bind(to_i64(row.latency_ms))
             .bind(row.ttft_ms.map(to_i64))
             .bind(row.created_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected() > 0)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(affected > 0)
     }
 
     /// The row for one request.
@@ -59,59 +62,58 @@ impl Store {
         &self,
         request_id: &str,
     ) -> Result<Option<UsageRow>, StoreError> {
-        let row = sqlx::query(sql::USAGE_BY_REQUEST)
-            .bind(request_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(usage_row).transpose()
+        on_pool!(&self.pool, p => {
+            let row = sqlx::query(sql::USAGE_BY_REQUEST)
+                .bind(request_id)
+                .fetch_optional(p)
+                .await?;
+            row.as_ref().map(usage_row).transpose()
+        })
     }
 
     /// The most recent rows, newest first.
     pub async fn recent_usage(&self, limit: u32) -> Result<Vec<UsageRow>, StoreError> {
-        let rows = sqlx::query(sql::RECENT_USAGE)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(usage_row).collect()
+        on_pool!(&self.pool, p => {
+            let rows = sqlx::query(sql::RECENT_USAGE)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(usage_row).collect()
+        })
     }
 
     /// Number of ledger rows (all, or for one request id).
     pub async fn count_usage(&self, request_id: Option<&str>) -> Result<u64, StoreError> {
-        let n: i64 = match request_id {
+        let n: i64 = on_pool!(&self.pool, p => match request_id {
             Some(id) => {
                 sqlx::query_scalar(sql::COUNT_USAGE_FOR_REQUEST)
                     .bind(id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(p)
                     .await?
             }
-            None => {
-                sqlx::query_scalar(sql::COUNT_USAGE)
-                    .fetch_one(&self.pool)
-                    .await?
-            }
-        };
+            None => sqlx::query_scalar(sql::COUNT_USAGE).fetch_one(p).await?,
+        });
         Ok(to_u64(n))
     }
 }
 
-fn usage_row(row: &sqlx::sqlite::SqliteRow) -> Result<UsageRow, StoreError> {
-    let status: i32 = row.try_get("status_code")?;
-    let ttft: Option<i64> = row.try_get("ttft_ms")?;
+fn usage_row(row: &impl DbRow) -> Result<UsageRow, StoreError> {
+    let status = row.int32("status_code")?;
     Ok(UsageRow {
-        request_id: row.try_get("request_id")?,
-        key_id: row.try_get("key_id")?,
-        model: row.try_get("model")?,
-        provider: row.try_get("provider")?,
-        prompt_tokens: to_u64(row.try_get("prompt_tokens")?),
-        cached_tokens: to_u64(row.try_get("cached_tokens")?),
-        completion_tokens: to_u64(row.try_get("completion_tokens")?),
-        reasoning_tokens: to_u64(row.try_get("reasoning_tokens")?),
-        cost_usd: row.try_get("cost_usd")?,
+        request_id: row.text("request_id")?,
+        key_id: row.opt_text("key_id")?,
+        model: row.text("model")?,
+        provider: row.text("provider")?,
+        prompt_tokens: to_u64(row.int("prompt_tokens")?),
+        cached_tokens: to_u64(row.int("cached_tokens")?),
+        completion_tokens: to_u64(row.int("completion_tokens")?),
+        reasoning_tokens: to_u64(row.int("reasoning_tokens")?),
+        cost_usd: row.real("cost_usd")?,
         status_code: u16::try_from(status)
             .map_err(|_| StoreError::Corrupt(format!("usage_ledger.status_code {status}")))?,
-        outcome: row.try_get("outcome")?,
-        latency_ms: to_u64(row.try_get("latency_ms")?),
-        ttft_ms: ttft.map(to_u64),
-        created_at: row.try_get("created_at")?,
+        outcome: row.text("outcome")?,
+        latency_ms: to_u64(row.int("latency_ms")?),
+        ttft_ms: row.opt_int("ttft_ms")?.map(to_u64),
+        created_at: row.int("created_at")?,
     })
 }

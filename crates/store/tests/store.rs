@@ -1,7 +1,78 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Store tests. The ones listed in `on_both!` run on SQLite (a fresh file)
+//! and on PostgreSQL (a fresh database on the server named by
+//! `SWITCHYARD_TEST_POSTGRES_URL`; skipped with a message when it is unset,
+//! failing when it is set but unusable).
+
+use std::future::Future;
 
 use switchyard_auth::ParsedKey;
-use switchyard_store::{KeyCheck, Store, UsageRow, now_ms};
+use switchyard_store::{
+    KeyCheck, Store, UsageRow, now_ms,
+    testing::{PgTestDb, TEST_POSTGRES_ENV},
+};
+
+/// Runs `test` on a fresh SQLite file store.
+async fn with_sqlite<F, Fut>(tag: &str, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = temp_dir(tag);
+    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    let res = tokio::spawn(test(store.clone())).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Runs `test` on a fresh PostgreSQL database, dropped afterwards (also when the test fails).
+async fn with_postgres<F, Fut>(tag: &str, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = PgTestDb::create().await.unwrap() else {
+        eprintln!("skipping {tag} on PostgreSQL: {TEST_POSTGRES_ENV} is not set");
+        return;
+    };
+    let store = Store::open(db.url()).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    let res = tokio::spawn(test(store.clone())).await;
+    store.close().await;
+    db.drop_db().await.unwrap();
+    if let Err(e) = res {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// For each `async fn name(store: Store)`, a module `name` with tests `sqlite` and `postgres`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::with_sqlite(stringify!($name), super::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::with_postgres(stringify!($name), super::$name).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    created_key_authenticates_and_only_its_hash_is_stored,
+    a_key_with_the_same_public_id_but_other_secret_is_unknown,
+    disable_enable_and_soft_delete_by_prefix,
+    usage_is_recorded_once_per_request_id,
+    concurrent_inserts_of_the_same_request_id_yield_one_row,
+    concurrent_key_creation_gives_distinct_keys,
+);
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -62,14 +133,44 @@ async fn sqlite_url_with_mode_rwc_creates_the_file() {
 }
 
 #[tokio::test]
-async fn postgres_is_refused_clearly_for_now() {
-    let err = Store::open("postgres://localhost/x").await.unwrap_err();
-    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+async fn unreachable_postgres_fails_at_once_with_the_reason() {
+    // Port 1 on loopback: nothing listens there.
+    let started = std::time::Instant::now();
+    let err = Store::open("postgres://sy:secret-pw@127.0.0.1:1/x")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("PostgreSQL at 127.0.0.1:1/x"), "{msg}");
+    assert!(!msg.contains("secret-pw"), "{msg}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{msg}"
+    );
+    let err = Store::open("postgres://[bad").await.unwrap_err();
+    assert!(err.to_string().contains("invalid database URL"), "{err}");
 }
 
 #[tokio::test]
-async fn created_key_authenticates_and_only_its_hash_is_stored() {
-    let store = Store::open_in_memory().await.unwrap();
+async fn postgres_store_reopens_with_its_data() {
+    let Some(db) = PgTestDb::create().await.unwrap() else {
+        eprintln!("skipping on PostgreSQL: {TEST_POSTGRES_ENV} is not set");
+        return;
+    };
+    let store = Store::open(db.url()).await.unwrap();
+    let created = store.create_key(Some("first"), &[]).await.unwrap();
+    assert!(store.record_usage(&row("r1")).await.unwrap());
+    store.close().await;
+    // Reopening runs migrations again (a no-op) and sees the same data.
+    let store = Store::open(db.url()).await.unwrap();
+    let keys = store.list_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].prefix, created.record.prefix);
+    assert_eq!(store.count_usage(None).await.unwrap(), 1);
+    store.close().await;
+    db.drop_db().await.unwrap();
+}
+
+async fn created_key_authenticates_and_only_its_hash_is_stored(store: Store) {
     let created = store
         .create_key(Some("ci"), &["model:chat".to_string()])
         .await
@@ -94,9 +195,7 @@ async fn created_key_authenticates_and_only_its_hash_is_stored() {
     assert!(!listed[0].disabled);
 }
 
-#[tokio::test]
-async fn a_key_with_the_same_public_id_but_other_secret_is_unknown() {
-    let store = Store::open_in_memory().await.unwrap();
+async fn a_key_with_the_same_public_id_but_other_secret_is_unknown(store: Store) {
     let created = store.create_key(None, &[]).await.unwrap();
     let other = store.create_key(None, &[]).await.unwrap();
     assert_ne!(created.record.prefix, other.record.prefix);
@@ -113,9 +212,7 @@ async fn a_key_with_the_same_public_id_but_other_secret_is_unknown() {
     assert!(!rec.hash_matches(&stranger.hash));
 }
 
-#[tokio::test]
-async fn disable_enable_and_soft_delete_by_prefix() {
-    let store = Store::open_in_memory().await.unwrap();
+async fn disable_enable_and_soft_delete_by_prefix(store: Store) {
     let k = store.create_key(Some("k"), &[]).await.unwrap();
     let parsed = ParsedKey::parse(&k.secret).unwrap();
 
@@ -145,9 +242,7 @@ async fn disable_enable_and_soft_delete_by_prefix() {
     assert!(!store.set_disabled("nonexist", true).await.unwrap());
 }
 
-#[tokio::test]
-async fn usage_is_recorded_once_per_request_id() {
-    let store = Store::open_in_memory().await.unwrap();
+async fn usage_is_recorded_once_per_request_id(store: Store) {
     let r = row("gen-1-abc");
     assert!(store.record_usage(&r).await.unwrap());
     let mut dup = r.clone();
@@ -171,10 +266,7 @@ async fn usage_is_recorded_once_per_request_id() {
     assert!(store.usage_for_request("missing").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn concurrent_inserts_of_the_same_request_id_yield_one_row() {
-    let dir = temp_dir("conc");
-    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+async fn concurrent_inserts_of_the_same_request_id_yield_one_row(store: Store) {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let s = store.clone();
@@ -190,6 +282,27 @@ async fn concurrent_inserts_of_the_same_request_id_yield_one_row() {
     }
     assert_eq!(inserted, 1);
     assert_eq!(store.count_usage(Some("same")).await.unwrap(), 1);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(store.count_usage(None).await.unwrap(), 1);
+}
+
+async fn concurrent_key_creation_gives_distinct_keys(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create_key(Some(&format!("k{i}")), &[]).await
+        }));
+    }
+    let mut prefixes = std::collections::HashSet::new();
+    for t in tasks {
+        let created = t.await.unwrap().unwrap();
+        let parsed = ParsedKey::parse(&created.secret).unwrap();
+        assert!(matches!(
+            store.check_key(&parsed).await.unwrap(),
+            KeyCheck::Valid(_)
+        ));
+        prefixes.insert(created.record.prefix);
+    }
+    assert_eq!(prefixes.len(), 16);
+    assert_eq!(store.list_keys().await.unwrap().len(), 16);
 }
