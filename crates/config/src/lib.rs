@@ -239,7 +239,7 @@ impl Config {
         {
             return Err(invalid(
                 "server.database_url",
-                format!("`{url}` must start with sqlite:, postgres:// or postgresql://"),
+                "must start with sqlite:, postgres:// or postgresql:// (the value is not shown: it may hold a password)".to_string(),
             ));
         }
         if let Some(s) = raw.server.shutdown_grace_secs {

@@ -159,3 +159,13 @@ fn example_config_in_repo_root_is_valid() {
         1
     );
 }
+
+#[test]
+fn bad_database_url_error_does_not_echo_the_url() {
+    let env = [("SWITCHYARD_DATABASE_URL", "mysql://user:hunter2@db/x")];
+    let e = Config::from_toml("", "t", &env, &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("server.database_url"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+}
