@@ -44,7 +44,17 @@ PROMPTS = [
     "Bonjour, je m'appelle Marie et",
     "1, 2, 3, 4, 5,",
     "Switchyard routes requests to",
+    "In 1492, Columbus",
+    "SELECT name FROM users WHERE",
+    "Der schnelle braune Fuchs",
+    "Q: What is the capital of France?\nA:",
+    "<html><body>",
+    "日本語のテキスト",
 ]
+# Greedy identity is required only where llama.cpp's own choice is decisive: a step whose two
+# best logits are closer than this is decided by rounding (F16 activations, f16 KV cache), not
+# by the model, so a prompt with such a step is reported but not required to match.
+DECISIVE_MARGIN = 0.01
 SEP = "\n__ggml_vocab_test__\n"
 
 
@@ -128,6 +138,7 @@ def check_fixture(args, arch, ftype, tmpdir):
                 flash_attn=False, verbose=False)
     n_vocab = llm.n_vocab()
     prompts, greedy_same, agree, total = [], 0, 0, 0
+    decisive = decisive_same = 0
     max_abs, max_rel, first_div = 0.0, 0.0, []
     margins = []
     for p in PROMPTS:
@@ -157,12 +168,20 @@ def check_fixture(args, arch, ftype, tmpdir):
         scale = np.abs(ref).max(axis=1, keepdims=True)
         max_rel = max(max_rel, float((diff / scale).max()))
         top2 = np.sort(ref, axis=1)[:, -2:]
-        margins.extend((top2[:, 1] - top2[:, 0]).tolist())
+        margin = top2[:, 1] - top2[:, 0]
+        margins.extend(margin.tolist())
+        # The greedy steps: the logits at the last prompt position and after.
+        greedy_margin = float(margin[len(theirs_prompt) - 1: len(seq) - 1].min())
+        is_decisive = greedy_margin >= DECISIVE_MARGIN
+        decisive += is_decisive
+        decisive_same += is_decisive and same
         prompts.append({"prompt": p, "prompt_tokens": theirs_prompt, "greedy": theirs,
+                        "decisive": is_decisive, "greedy_min_margin": round(greedy_margin, 5),
                         "teacher_forced_argmax": ref_argmax})
     del llm
     res = {
         "arch": arch, "type": ftype, "greedy_same": greedy_same, "prompts": len(PROMPTS),
+        "decisive": decisive, "decisive_same": decisive_same,
         "first_divergence": first_div, "agreement": agree / total, "positions": total,
         "max_abs_logit_diff": max_abs, "max_rel_logit_diff": max_rel,
         "min_top2_margin": float(min(margins)),
@@ -170,12 +189,14 @@ def check_fixture(args, arch, ftype, tmpdir):
     }
     ok = res["agreement"] >= MIN_AGREEMENT
     if ftype in EXACT_TYPES:
-        ok &= greedy_same == len(PROMPTS)
+        ok &= decisive_same == decisive and decisive >= 4
     res["ok"] = ok
-    print(f"{arch}-{ftype}: greedy {greedy_same}/{len(PROMPTS)}, top-1 "
+    print(f"{arch}-{ftype}: greedy {greedy_same}/{len(PROMPTS)} (decisive "
+          f"{decisive_same}/{decisive}), top-1 "
           f"{100 * res['agreement']:.2f}%, max |Δlogit| {max_abs:.3g} (rel {max_rel:.3g})",
           file=sys.stderr)
-    golden = {"arch": arch, "type": ftype, "max_new_tokens": MAX_NEW, "prompts": prompts}
+    golden = {"arch": arch, "type": ftype, "max_new_tokens": MAX_NEW,
+              "decisive_margin": DECISIVE_MARGIN, "prompts": prompts}
     return res, golden, ok
 
 
@@ -217,16 +238,21 @@ def write_doc(args, tok_rows, fixture_rows, all_ok):
         "and the whole vocabulary; relative = |Δ| / the row's largest |logit|. The top-2 margin",
         "is llama.cpp's, per position.",
         "",
-        "| fixture | greedy identical | top-1 agreement | max abs Δlogit | max rel Δlogit "
-        "| min / median top-2 margin | required | result |",
+        f"A prompt is *decisive* when every greedy step's top-2 margin (llama.cpp's) is at least",
+        f"{DECISIVE_MARGIN}; closer steps are decided by rounding (f16 activations and KV cache),",
+        "so identity is required on the decisive prompts (at least 4) and reported on all.",
+        "",
+        "| fixture | greedy identical (decisive / all) | top-1 agreement | max abs Δlogit "
+        "| max rel Δlogit | min / median top-2 margin | required | result |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in fixture_rows:
-        req = ("greedy identical, top-1 ≥ 98%" if r["type"] in EXACT_TYPES
-               else "top-1 ≥ 98%")
-        greedy = f"{r['greedy_same']}/{r['prompts']}"
+        req = ("greedy identical on decisive prompts, top-1 ≥ 98%"
+               if r["type"] in EXACT_TYPES else "top-1 ≥ 98%")
+        greedy = (f"{r['decisive_same']}/{r['decisive']} / "
+                  f"{r['greedy_same']}/{r['prompts']}")
         if r["first_divergence"]:
-            greedy += f" (first divergence at {r['first_divergence']})"
+            greedy += f" (divergence at token {r['first_divergence']})"
         lines.append(
             f"| {r['arch']} {r['type'].upper()} | {greedy} | {100 * r['agreement']:.2f}% "
             f"({r['positions']} positions) | {r['max_abs_logit_diff']:.3g} "
@@ -238,6 +264,24 @@ def write_doc(args, tok_rows, fixture_rows, all_ok):
         "4 query / 2 KV heads, separate output matrix, real vocabularies (llama-bpe, qwen2);",
         "64 wide (FFN 128) for F32/F16/Q8_0, 256 wide (FFN 512) for Q4_K_M so that its K-quants",
         "(Q4_K, with Q6_K for the output matrix and layer 1's `attn_v`/`ffn_down`) are used.",
+        "",
+        "## Where the differences come from",
+        "",
+        "Measured with `teacher_forced --isa scalar|avx2|avx512 [--step] [--kv f16|f32]` against",
+        "llama.cpp (batch and token-by-token) on these fixtures:",
+        "",
+        "- At most positions our logits equal llama.cpp's to ~1e-5 (Q8_0, Q4_K_M) or within f16",
+        "  rounding (F32/F16); our scalar, AVX2 and AVX-512 kernels agree with each other, and our",
+        "  batch and token-by-token paths give the same logits.",
+        "- The larger differences are isolated events: an activation that rounds differently",
+        "  (Q8_0/Q8_K quantisation of a matmul input, f16 rounding) after a last-ulp difference",
+        "  upstream (e.g. libm `expf` in SiLU/softmax against ggml's vectorised `expf`). The",
+        "  random fixtures amplify such a flip strongly: switching llama.cpp's own KV cache from f16",
+        "  to f32 moves its logits by ~2 (of a standard deviation of ~30) on the 256-wide fixture,",
+        "  and llama.cpp's own batched and token-by-token runs differ by up to ~0.6–1.4 at a few",
+        "  positions, the same size as its differences from us.",
+        "- So top-1 disagreements sit at positions whose top-2 margin is below these event sizes,",
+        "  and greedy divergences at steps with near-ties (a margin of 8e-5 in the one F16 case).",
         "",
         "The goldens (`crates/local/tests/goldens/conformance.json`: prompts, llama.cpp's prompt",
         "tokens, greedy tokens and teacher-forced argmax) are checked in CI by",

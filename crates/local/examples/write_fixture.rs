@@ -4,10 +4,10 @@
 //! ```text
 //! cargo run -p switchyard-local --example write_fixture -- \
 //!     --arch llama|qwen2 --type f32|f16|q8_0|q4_k_m [--vocab FILE] [--n-embd N] [--n-ff N] \
-//!     --out FILE
+//!     [--qk-scale X] --out FILE
 //! ```
 //!
-//! `--n-embd` / `--n-ff` override the widths (for experiments; the conformance run uses the
+//! `--n-embd`, `--n-ff` and `--qk-scale` override the spec (for experiments; the conformance run uses the
 //! defaults).
 //!
 //! Without `--vocab`, `llama` takes `../shared/vocab/ggml-vocab-llama-bpe.gguf` and `qwen2`
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use switchyard_local::fixture::{FixtureSpec, write_fixture};
 
 const USAGE: &str = "usage: write_fixture --arch llama|qwen2 --type f32|f16|q8_0|q4_k_m \
-                     [--vocab FILE] [--n-embd N] [--n-ff N] --out FILE";
+                     [--vocab FILE] [--n-embd N] [--n-ff N] [--qk-scale X] --out FILE";
 
 /// The conformance fixture for `arch` and a file type name.
 fn spec(arch: &str, ty: &str) -> Result<FixtureSpec, String> {
@@ -45,7 +45,7 @@ fn default_vocab(arch: &str) -> PathBuf {
 
 fn run() -> Result<(), String> {
     let (mut arch, mut ty, mut vocab, mut out) = (None, None, None, None);
-    let (mut n_embd, mut n_ff) = (None, None);
+    let (mut n_embd, mut n_ff, mut qk) = (None, None, None);
     let num = |s: String, flag: &str| s.parse::<usize>().map_err(|e| format!("{flag} {s:?}: {e}"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -57,6 +57,13 @@ fn run() -> Result<(), String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--n-embd" => n_embd = Some(num(value()?, "--n-embd")?),
             "--n-ff" => n_ff = Some(num(value()?, "--n-ff")?),
+            "--qk-scale" => {
+                qk = Some(
+                    value()?
+                        .parse::<f32>()
+                        .map_err(|e| format!("--qk-scale: {e}"))?,
+                );
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -70,6 +77,7 @@ fn run() -> Result<(), String> {
     let mut spec = spec(&arch, &ty)?;
     spec.n_embd = n_embd.unwrap_or(spec.n_embd);
     spec.n_ff = n_ff.unwrap_or(spec.n_ff);
+    spec.qk_scale = qk.unwrap_or(spec.qk_scale);
     let vocab = vocab.unwrap_or_else(|| default_vocab(&arch));
     write_fixture(&spec, &vocab, &out).map_err(|e| format!("{}: {e}", out.display()))
 }

@@ -39,6 +39,9 @@ pub struct FixtureSpec {
     /// a token's own embedding dominates its logits, so greedy decoding soon repeats one
     /// token; a separate random output matrix gives long, varied greedy continuations.
     pub tied_output: bool,
+    /// Scale of `attn_q` / `attn_k` (times 1/√n_embd). Larger values make attention peakier,
+    /// and the model more sensitive to rounding.
+    pub qk_scale: f32,
 }
 
 /// How the matrices' types are chosen.
@@ -113,6 +116,7 @@ impl FixtureSpec {
             seed: 0x5eed,
             mix: WeightMix::Uniform,
             tied_output: true,
+            qk_scale: 3.0,
         }
     }
 
@@ -264,8 +268,8 @@ pub fn write_fixture(spec: &FixtureSpec, vocab: &Path, out: &Path) -> Result<(),
             }
         }
         let mats = [
-            ("attn_q.weight", e, q, 3.0 * s),
-            ("attn_k.weight", e, kv, 3.0 * s),
+            ("attn_q.weight", e, q, spec.qk_scale * s),
+            ("attn_k.weight", e, kv, spec.qk_scale * s),
             ("attn_v.weight", e, kv, 1.5 * s),
             ("attn_output.weight", q, e, 1.5 * s),
             ("ffn_gate.weight", e, ff, 1.5 * s),
