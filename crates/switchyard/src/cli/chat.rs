@@ -6,6 +6,7 @@ use std::io::Write;
 use clap::Args;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use switchyard_provider::sse::SseParser;
 
 use super::CliError;
 
@@ -63,14 +64,16 @@ pub async fn run(args: ChatArgs) -> Result<(), CliError> {
         )));
     }
     let mut out = std::io::stdout().lock();
-    let mut lines = LineBuffer::default();
+    let mut parser = SseParser::new();
+    let mut events = Vec::new();
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| CliError::Runtime(format!("stream interrupted: {e}")))?;
-        for line in lines.push(&chunk) {
-            let Some(data) = line.strip_prefix("data:").map(str::trim) else {
-                continue;
-            };
+        parser
+            .push(&chunk, &mut events)
+            .map_err(|e| CliError::Runtime(format!("invalid event stream: {e}")))?;
+        for event in events.drain(..) {
+            let data = event.data.trim();
             if data == "[DONE]" {
                 let _ = writeln!(out);
                 return Ok(());
@@ -110,43 +113,9 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(500).collect())
 }
 
-/// Splits a byte stream into complete lines (LF or CRLF), keeping partial
-/// lines (and partial UTF-8) until their end arrives.
-#[derive(Default)]
-struct LineBuffer {
-    pending: Vec<u8>,
-}
-
-impl LineBuffer {
-    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.pending.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = self.pending.drain(..=pos).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            lines.push(String::from_utf8_lossy(&line).into_owned());
-        }
-        lines
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_buffer_joins_split_lines_and_utf8() {
-        let mut b = LineBuffer::default();
-        let text = "data: {\"x\":\"é\"}\r\n\ndata: [DONE]\n".as_bytes();
-        let mut got = Vec::new();
-        for chunk in text.chunks(3) {
-            got.extend(b.push(chunk));
-        }
-        assert_eq!(got, vec!["data: {\"x\":\"é\"}", "", "data: [DONE]"]);
-    }
 
     #[test]
     fn error_message_prefers_openai_shape() {
