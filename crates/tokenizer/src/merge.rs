@@ -55,6 +55,62 @@ fn slice(text: &str, s: Symbol) -> &str {
     text.get(s.start..s.start + s.len).unwrap_or("")
 }
 
+/// A queued merge candidate: `(left, right, total length when queued)`.
+trait Candidate: Ord {
+    fn pair(&self) -> (usize, usize, usize);
+}
+
+/// The loop both algorithms share: queue every adjacent pair that `candidate` accepts, then
+/// repeatedly merge the best live candidate and offer the pairs it forms with its neighbours.
+fn merge_all<B: Candidate>(
+    symbols: &mut [Symbol],
+    candidate: impl Fn(Symbol, Symbol, usize, usize) -> Option<B>,
+) {
+    let offer = |symbols: &[Symbol], queue: &mut BinaryHeap<B>, left: usize, right: usize| {
+        if left != NONE
+            && right != NONE
+            && let Some(b) = candidate(symbols[left], symbols[right], left, right)
+        {
+            queue.push(b);
+        }
+    };
+    let mut queue = BinaryHeap::new();
+    for i in 1..symbols.len() {
+        offer(symbols, &mut queue, i - 1, i);
+    }
+    while let Some(b) = queue.pop() {
+        let (left, right, size) = b.pair();
+        if !is_current(symbols, left, right, size) {
+            continue;
+        }
+        merge(symbols, left, right);
+        let (prev, next) = (symbols[left].prev, symbols[left].next);
+        offer(symbols, &mut queue, prev, left);
+        offer(symbols, &mut queue, left, next);
+    }
+}
+
+/// Emits the final symbols in order: each piece's token, or, when the piece is not a token,
+/// whatever `byte_token` gives for each of its bytes.
+fn emit(
+    vocab: &Vocab,
+    text: &str,
+    symbols: &[Symbol],
+    byte_token: impl Fn(u8) -> Option<u32>,
+    out: &mut Vec<u32>,
+) {
+    let mut i = if symbols.is_empty() { NONE } else { 0 };
+    while i != NONE {
+        let s = symbols[i];
+        let piece = slice(text, s);
+        match vocab.id(piece) {
+            Some(id) => out.push(id),
+            None => out.extend(piece.bytes().filter_map(&byte_token)),
+        }
+        i = s.next;
+    }
+}
+
 /// A SentencePiece candidate: highest score first, then leftmost.
 #[derive(Debug)]
 struct SpmBigram {
@@ -82,63 +138,34 @@ impl PartialEq for SpmBigram {
     }
 }
 impl Eq for SpmBigram {}
+impl Candidate for SpmBigram {
+    fn pair(&self) -> (usize, usize, usize) {
+        (self.left, self.right, self.size)
+    }
+}
 
 /// SentencePiece tokenisation of already escaped text (spaces are `▁`): repeatedly merge the
 /// adjacent pair whose concatenation is the highest-scoring token; what is left and is not a
 /// token falls back to byte tokens (`<0xXX>`), or to the unknown token.
 pub(crate) fn spm(vocab: &Vocab, text: &str, out: &mut Vec<u32>) {
     let mut symbols = symbols_of(text);
-    if symbols.is_empty() {
-        return;
-    }
-    let mut queue = BinaryHeap::new();
-    let try_add = |symbols: &[Symbol], queue: &mut BinaryHeap<SpmBigram>, left, right| {
-        if left == NONE || right == NONE {
-            return;
-        }
-        let (l, r): (Symbol, Symbol) = (symbols[left], symbols[right]);
+    merge_all(&mut symbols, |l, r, left, right| {
         let size = l.len + r.len;
-        let Some(joined) = text.get(l.start..l.start + size) else {
-            return;
-        };
-        if let Some(id) = vocab.id(joined) {
-            queue.push(SpmBigram {
-                score: vocab.score(id),
-                left,
-                right,
-                size,
-            });
-        }
-    };
-    for i in 1..symbols.len() {
-        try_add(&symbols, &mut queue, i - 1, i);
-    }
-    while let Some(b) = queue.pop() {
-        if !is_current(&symbols, b.left, b.right, b.size) {
-            continue;
-        }
-        merge(&mut symbols, b.left, b.right);
-        let prev = symbols[b.left].prev;
-        let next = symbols[b.left].next;
-        try_add(&symbols, &mut queue, prev, b.left);
-        try_add(&symbols, &mut queue, b.left, next);
-    }
-    let mut i = 0;
-    while i != NONE {
-        let s = symbols[i];
-        let piece = slice(text, s);
-        match vocab.id(piece) {
-            Some(id) => out.push(id),
-            None => {
-                for &byte in piece.as_bytes() {
-                    if let Some(id) = vocab.spm_byte_token(byte).or(vocab.specials.unk) {
-                        out.push(id);
-                    }
-                }
-            }
-        }
-        i = s.next;
-    }
+        let id = vocab.id(text.get(l.start..l.start + size)?)?;
+        Some(SpmBigram {
+            score: vocab.score(id),
+            left,
+            right,
+            size,
+        })
+    });
+    emit(
+        vocab,
+        text,
+        &symbols,
+        |byte| vocab.spm_byte_token(byte).or(vocab.specials.unk),
+        out,
+    );
 }
 
 /// A BPE candidate: lowest merge rank first, then leftmost.
@@ -158,6 +185,11 @@ impl Ord for BpeBigram {
             .then_with(|| other.left.cmp(&self.left))
             .then_with(|| other.size.cmp(&self.size))
             .then_with(|| other.right.cmp(&self.right))
+    }
+}
+impl Candidate for BpeBigram {
+    fn pair(&self) -> (usize, usize, usize) {
+        (self.left, self.right, self.size)
     }
 }
 impl PartialOrd for BpeBigram {
@@ -180,48 +212,20 @@ pub(crate) fn bpe(vocab: &Vocab, word: &str, out: &mut Vec<u32>) {
         return;
     }
     let mut symbols = symbols_of(word);
-    let mut queue = BinaryHeap::new();
-    let try_add = |symbols: &[Symbol], queue: &mut BinaryHeap<BpeBigram>, left, right| {
-        if left == NONE || right == NONE {
-            return;
-        }
-        let (l, r): (Symbol, Symbol) = (symbols[left], symbols[right]);
-        if let Some(rank) = vocab.merges.rank(slice(word, l), slice(word, r)) {
-            queue.push(BpeBigram {
-                rank,
-                left,
-                right,
-                size: l.len + r.len,
-            });
-        }
-    };
-    for i in 1..symbols.len() {
-        try_add(&symbols, &mut queue, i - 1, i);
-    }
-    while let Some(b) = queue.pop() {
-        if !is_current(&symbols, b.left, b.right, b.size) {
-            continue;
-        }
-        merge(&mut symbols, b.left, b.right);
-        let prev = symbols[b.left].prev;
-        let next = symbols[b.left].next;
-        try_add(&symbols, &mut queue, prev, b.left);
-        try_add(&symbols, &mut queue, b.left, next);
-    }
-    let mut i = 0;
-    while i != NONE {
-        let s = symbols[i];
-        let piece = slice(word, s);
-        match vocab.id(piece) {
-            Some(id) => out.push(id),
-            None => {
-                for &byte in piece.as_bytes() {
-                    if let Some(id) = std::str::from_utf8(&[byte]).ok().and_then(|c| vocab.id(c)) {
-                        out.push(id);
-                    }
-                }
-            }
-        }
-        i = s.next;
-    }
+    merge_all(&mut symbols, |l, r, left, right| {
+        let rank = vocab.merges.rank(slice(word, l), slice(word, r))?;
+        Some(BpeBigram {
+            rank,
+            left,
+            right,
+            size: l.len + r.len,
+        })
+    });
+    emit(
+        vocab,
+        word,
+        &symbols,
+        |byte| std::str::from_utf8(&[byte]).ok().and_then(|c| vocab.id(c)),
+        out,
+    );
 }
