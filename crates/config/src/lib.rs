@@ -4,6 +4,7 @@
 //! Every error names the file, the key and the problem.
 
 mod model;
+mod platform;
 mod validate;
 
 use std::{
@@ -15,6 +16,7 @@ use std::{
 use serde::Deserialize;
 
 pub use model::{FallbackConfig, ModelConfig, ProviderConfig, ProviderKind};
+pub use platform::{PlatformConfig, SignupMode};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -42,6 +44,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
+    pub platform: PlatformConfig,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
 }
@@ -89,6 +92,8 @@ impl Default for ServerConfig {
 struct RawFile {
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    platform: platform::RawPlatform,
     #[serde(default)]
     catalogue: RawCatalogue,
     #[serde(default)]
@@ -255,6 +260,8 @@ impl Config {
             server.max_body_bytes = b;
         }
 
+        let platform = raw.platform.build(invalid)?;
+
         let (builtin_providers, builtin_models) = if raw.catalogue.builtin {
             model::builtin()
         } else {
@@ -287,6 +294,7 @@ impl Config {
         validate::check(&providers, &models, origin)?;
         Ok(Config {
             server,
+            platform,
             providers: providers.into_iter().map(|(_, p)| p).collect(),
             models: models.into_iter().map(|(_, m)| m).collect(),
         })

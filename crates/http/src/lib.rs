@@ -5,8 +5,10 @@
 //! its JSON. Everything behind it speaks `switchyard_core` types.
 
 pub mod accounting;
+pub mod api;
 pub mod auth;
 pub mod chat;
+pub mod dashboard;
 pub mod error;
 pub mod ids;
 pub mod metrics;

@@ -28,6 +28,8 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_handler))
         .merge(v1)
+        .merge(crate::api::routes())
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

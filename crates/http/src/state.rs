@@ -8,7 +8,8 @@ use std::{
     time::Duration,
 };
 
-use switchyard_config::ServerConfig;
+use switchyard_config::{PlatformConfig, ServerConfig};
+use switchyard_platform::{Platform, SystemClock};
 use switchyard_router::Router;
 use switchyard_store::Store;
 use tokio_util::task::TaskTracker;
@@ -59,6 +60,7 @@ pub struct AppState {
 struct Inner {
     router: Arc<Router>,
     store: Store,
+    platform: Platform,
     settings: HttpSettings,
     metrics: Metrics,
     keys: KeyCache,
@@ -69,12 +71,23 @@ struct Inner {
 }
 
 impl AppState {
+    /// State with the default platform policy on the system clock.
     pub fn new(router: Arc<Router>, store: Store, settings: HttpSettings) -> Self {
+        let platform = Platform::new(
+            store,
+            PlatformConfig::default(),
+            Arc::new(SystemClock),
+        );
+        Self::with_platform(router, platform, settings)
+    }
+
+    pub fn with_platform(router: Arc<Router>, platform: Platform, settings: HttpSettings) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(settings.key_cache_ttl),
                 router,
-                store,
+                store: platform.store().clone(),
+                platform,
                 settings,
                 metrics: Metrics::new(),
                 tasks: TaskTracker::new(),
@@ -89,6 +102,10 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.inner.platform
     }
 
     pub fn settings(&self) -> &HttpSettings {

@@ -1,0 +1,22 @@
+//! The platform's rules over the store: accounts and sessions, keys that
+//! belong to accounts (kinds, scopes, spending limits), money (balances,
+//! holds before a call, settlement after it), rate limits, and the figures
+//! behind the usage and billing endpoints.
+//!
+//! Architecture Invariant: no HTTP and no JSON here; the HTTP crate turns
+//! these types into the reference API's shapes. Every time-dependent rule
+//! reads the injected [`Clock`], never the system time directly.
+//! Architecture Invariant: money is integer nano-dollars ([`Nanos`]) from the
+//! moment a price is applied; floats appear only at the edges.
+
+pub mod clock;
+pub mod error;
+pub mod money;
+mod platform;
+pub mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{PlatformError, RateKind};
+pub use money::Nanos;
+pub use platform::Platform;
+pub use types::{KeyKind, KeyLimit, RateLimits, Retention, Scope, Scopes, allows};
