@@ -9,12 +9,14 @@
 //! Architecture Invariant: money is integer nano-dollars ([`Nanos`]) from the
 //! moment a price is applied; floats appear only at the edges.
 
+pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod money;
 mod platform;
 pub mod types;
 
+pub use auth::{KeyAuth, KeyAuthResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{PlatformError, RateKind};
 pub use money::Nanos;
