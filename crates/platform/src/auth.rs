@@ -1,6 +1,11 @@
 //! What an authenticated API key is allowed to do.
 
-use crate::{KeyKind, RateLimits, Scopes};
+use switchyard_auth::ParsedKey;
+
+use crate::{
+    KeyKind, Platform, PlatformError, RateLimits, Scopes,
+    keys::{kind_from_row, rate_from_row, scopes_from_row},
+};
 
 /// What every authenticated request knows about its key (cached by HTTP for ≤ 2 s).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,4 +36,50 @@ pub enum KeyAuthResult {
     Deleted,
     /// The key's account is disabled.
     AccountDisabled,
+}
+
+impl Platform {
+    /// Looks a presented key up (hash compared in constant time) with its
+    /// account. Deleted, disabled, and keys of disabled accounts are told apart
+    /// so the caller can say why it refuses them.
+    pub async fn authenticate(&self, key: &ParsedKey) -> Result<KeyAuthResult, PlatformError> {
+        let Some(rec) = self.store.find_key_for_auth(key.public_id()).await? else {
+            return Ok(KeyAuthResult::Unknown);
+        };
+        if !rec.hash_matches(&key.hash()) {
+            return Ok(KeyAuthResult::Unknown);
+        }
+        if rec.deleted {
+            return Ok(KeyAuthResult::Deleted);
+        }
+        if rec.disabled {
+            return Ok(KeyAuthResult::Disabled);
+        }
+        let Some(account) = rec.account else {
+            tracing::warn!(prefix = %rec.prefix, "API key without an account refused");
+            return Ok(KeyAuthResult::Unknown);
+        };
+        if account.disabled {
+            return Ok(KeyAuthResult::AccountDisabled);
+        }
+        let key_rate = rate_from_row(rec.rate.rpm, rec.rate.tpm, &format!("key {}", rec.id))?;
+        let account_rate = rate_from_row(
+            account.rate.rpm,
+            account.rate.tpm,
+            &format!("account {}", account.id),
+        )?;
+        Ok(KeyAuthResult::Valid(KeyAuth {
+            kind: kind_from_row(&rec.kind, &rec.id)?,
+            scopes: scopes_from_row(rec.scopes, &rec.id)?,
+            rate: RateLimits {
+                rpm: key_rate.rpm.or(account_rate.rpm),
+                tpm: key_rate.tpm.or(account_rate.tpm),
+            },
+            key_id: rec.id,
+            public_id: rec.public_id,
+            prefix: rec.prefix,
+            account_id: account.id,
+            account_is_admin: account.is_admin,
+        }))
+    }
 }

@@ -9,16 +9,21 @@
 //! Architecture Invariant: money is integer nano-dollars ([`Nanos`]) from the
 //! moment a price is applied; floats appear only at the edges.
 
+pub mod accounts;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod keys;
 pub mod money;
+mod password;
 mod platform;
 pub mod types;
 
+pub use accounts::{Account, NewSession, SessionInfo};
 pub use auth::{KeyAuth, KeyAuthResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{PlatformError, RateKind};
+pub use keys::{CreatedApiKey, KeyInfo, KeyPatch, NewKey};
 pub use money::Nanos;
 pub use platform::Platform;
 pub use types::{KeyKind, KeyLimit, RateLimits, Retention, Scope, Scopes, allows};

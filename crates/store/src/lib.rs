@@ -7,9 +7,11 @@
 //! `db::on_pool!`. The database is created (SQLite) and migrated (embedded
 //! `migrations/sqlite` or `migrations/postgres`, same schema) when opened.
 
+mod accounts;
 mod db;
 mod keys;
 mod sql;
+mod sql_accounts;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 mod usage;
@@ -24,7 +26,11 @@ use sqlx::{
 
 use crate::db::Pool;
 
-pub use keys::{AuthRecord, CreatedKey, KeyCheck, KeyRecord};
+pub use accounts::{AccountInsert, AccountRow, NewAccountRow, SessionRow};
+pub use keys::{
+    AuthAccount, AuthRecord, CreatedKey, KeyCheck, KeyLimitRow, KeyRecord, KeyUpdate, NewKeyRow,
+    RateRow,
+};
 pub use usage::UsageRow;
 
 /// Name of the SQLite file inside a data directory.

@@ -5,37 +5,6 @@
 //! `ON CONFLICT … DO NOTHING` for idempotent inserts. The same statements run
 //! on both pool kinds (see `db::on_pool!`).
 
-pub const INSERT_KEY: &str = "INSERT INTO api_keys \
-     (id, public_id, prefix, key_hash, name, disabled, scopes, deleted_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, FALSE, $6, NULL, $7, $7)";
-
-macro_rules! key_columns {
-    () => {
-        "id, public_id, prefix, name, disabled, scopes, created_at, updated_at"
-    };
-}
-
-pub const LIST_KEYS: &str = concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM api_keys WHERE deleted_at IS NULL ORDER BY created_at, id"
-);
-
-pub const KEY_BY_PREFIX: &str = concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM api_keys WHERE prefix = $1 AND deleted_at IS NULL"
-);
-
-pub const KEY_FOR_AUTH: &str = "SELECT id, public_id, key_hash, disabled, deleted_at \
-     FROM api_keys WHERE public_id = $1";
-
-pub const SET_DISABLED: &str = "UPDATE api_keys SET disabled = $1, updated_at = $2 \
-     WHERE prefix = $3 AND deleted_at IS NULL";
-
-pub const SOFT_DELETE: &str = "UPDATE api_keys SET deleted_at = $1, updated_at = $1 \
-     WHERE prefix = $2 AND deleted_at IS NULL";
-
 pub const INSERT_USAGE: &str = "INSERT INTO usage_ledger \
      (request_id, key_id, model, provider, prompt_tokens, cached_tokens, completion_tokens, \
       reasoning_tokens, cost_usd, status_code, outcome, latency_ms, ttft_ms, created_at) \

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use switchyard_auth::ParsedKey;
 use switchyard_store::{
-    KeyCheck, Store, UsageRow, now_ms,
+    KeyCheck, NewKeyRow, RateRow, Store, UsageRow, now_ms,
     testing::{PgTestDb, TEST_POSTGRES_ENV},
 };
 
@@ -74,6 +74,18 @@ on_both!(
     concurrent_key_creation_gives_distinct_keys,
 );
 
+/// A regular key of account `acct_test` with every scope unless given.
+fn new_key(name: Option<&str>, scopes: Option<Vec<String>>) -> NewKeyRow {
+    NewKeyRow {
+        account_id: "acct_test".into(),
+        name: name.map(str::to_owned),
+        kind: "regular".into(),
+        scopes,
+        limit: None,
+        rate: RateRow::default(),
+    }
+}
+
 fn temp_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "switchyard-store-{tag}-{}-{}",
@@ -107,7 +119,7 @@ fn row(id: &str) -> UsageRow {
 async fn data_dir_is_created_and_migrated_and_reopens() {
     let dir = temp_dir("dir").join("nested");
     let store = Store::open(dir.to_str().unwrap()).await.unwrap();
-    let created = store.create_key(Some("first"), &[]).await.unwrap();
+    let created = store.create_key(&new_key(Some("first"), None)).await.unwrap();
     store.close().await;
     assert!(dir.join("switchyard.db").is_file());
 
@@ -157,7 +169,7 @@ async fn postgres_store_reopens_with_its_data() {
         return;
     };
     let store = Store::open(db.url()).await.unwrap();
-    let created = store.create_key(Some("first"), &[]).await.unwrap();
+    let created = store.create_key(&new_key(Some("first"), None)).await.unwrap();
     assert!(store.record_usage(&row("r1")).await.unwrap());
     store.close().await;
     // Reopening runs migrations again (a no-op) and sees the same data.
@@ -172,7 +184,7 @@ async fn postgres_store_reopens_with_its_data() {
 
 async fn created_key_authenticates_and_only_its_hash_is_stored(store: Store) {
     let created = store
-        .create_key(Some("ci"), &["model:chat".to_string()])
+        .create_key(&new_key(Some("ci"), Some(vec!["model:chat".to_string()])))
         .await
         .unwrap();
     assert_eq!(created.record.prefix, &created.secret[..8]);
@@ -191,13 +203,13 @@ async fn created_key_authenticates_and_only_its_hash_is_stored(store: Store) {
     let listed = store.list_keys().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name.as_deref(), Some("ci"));
-    assert_eq!(listed[0].scopes, vec!["model:chat".to_string()]);
+    assert_eq!(listed[0].scopes, Some(vec!["model:chat".to_string()]));
     assert!(!listed[0].disabled);
 }
 
 async fn a_key_with_the_same_public_id_but_other_secret_is_unknown(store: Store) {
-    let created = store.create_key(None, &[]).await.unwrap();
-    let other = store.create_key(None, &[]).await.unwrap();
+    let created = store.create_key(&new_key(None, None)).await.unwrap();
+    let other = store.create_key(&new_key(None, None)).await.unwrap();
     assert_ne!(created.record.prefix, other.record.prefix);
     // Unknown public id.
     let stranger = switchyard_auth::GeneratedKey::new();
@@ -213,7 +225,7 @@ async fn a_key_with_the_same_public_id_but_other_secret_is_unknown(store: Store)
 }
 
 async fn disable_enable_and_soft_delete_by_prefix(store: Store) {
-    let k = store.create_key(Some("k"), &[]).await.unwrap();
+    let k = store.create_key(&new_key(Some("k"), None)).await.unwrap();
     let parsed = ParsedKey::parse(&k.secret).unwrap();
 
     assert!(store.set_disabled(&k.record.prefix, true).await.unwrap());
@@ -290,7 +302,7 @@ async fn concurrent_key_creation_gives_distinct_keys(store: Store) {
     for i in 0..16 {
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
-            s.create_key(Some(&format!("k{i}")), &[]).await
+            s.create_key(&new_key(Some(&format!("k{i}")), None)).await
         }));
     }
     let mut prefixes = std::collections::HashSet::new();
