@@ -22,6 +22,11 @@ pg_bin() {
     return 1
 }
 [ -n "${SWITCHYARD_TEST_POSTGRES_URL:-}" ] || pg_bin >/dev/null || missing+=(postgresql)
+# The dashboard browser test: Debian's Chromium, driven by playwright-core from npm.
+CHROMIUM_BIN=${CHROMIUM_BIN:-/usr/bin/chromium}
+[ -x "$CHROMIUM_BIN" ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -35,6 +40,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 log "installing Python test dependencies"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+# 2b. playwright-core (pinned in tests/browser/package-lock.json) for the browser test.
+#     Only the driver: the browser is Debian's chromium, nothing comes from Playwright's CDN.
+pw_want=$(node -p 'require("./tests/browser/package-lock.json").packages["node_modules/playwright-core"].version')
+pw_have=$(node -p 'try { require("./tests/browser/node_modules/playwright-core/package.json").version } catch (e) { "" }')
+if [ "$pw_want" != "$pw_have" ]; then
+    log "installing playwright-core $pw_want (npm ci in tests/browser)"
+    (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # 3. A throwaway PostgreSQL cluster on a free local port (trust auth), stopped on exit.
 if [ -z "${SWITCHYARD_TEST_POSTGRES_URL:-}" ]; then
@@ -69,6 +83,9 @@ log "building the binary and the mock upstream for end-to-end tests"
 cargo build --locked -p switchyard --bin switchyard
 cargo build --locked -p switchyard-testkit --example mock_upstream
 log "pytest tests/python"
+export SWITCHYARD_TEST_OUTPUT="$PWD/target/test-output/browser"
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" \
 MOCK_UPSTREAM_BIN="$PWD/target/debug/examples/mock_upstream" \
+CHROMIUM_BIN="$CHROMIUM_BIN" SWITCHYARD_REQUIRE_BROWSER=1 \
     .venv/bin/python -m pytest -q tests/python
+log "dashboard screenshots: $SWITCHYARD_TEST_OUTPUT"
