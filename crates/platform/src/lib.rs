@@ -11,19 +11,32 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod billing;
 pub mod clock;
 pub mod error;
 pub mod keys;
 pub mod money;
 mod password;
 mod platform;
+pub mod range;
+pub mod ratelimit;
+pub mod reports;
 pub mod types;
 
 pub use accounts::{Account, NewSession, SessionInfo};
 pub use auth::{KeyAuth, KeyAuthResult};
+pub use billing::{
+    Hold, HoldRequest, Settlement, Transaction, TxDirection, TxKind, TxPage, TxQuery, TxTotals,
+    Wallet,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{PlatformError, RateKind};
 pub use keys::{CreatedApiKey, KeyInfo, KeyPatch, NewKey};
 pub use money::Nanos;
 pub use platform::Platform;
+pub use range::{ReportRange, Tz, parse_range, parse_tz};
+pub use ratelimit::{Dim, RateStatus};
+pub use reports::{
+    GroupBy, LogPage, LogQuery, LogRow, LogStatus, ModelSpend, UsageGroup, UsageSummary,
+};
 pub use types::{KeyKind, KeyLimit, RateLimits, Retention, Scope, Scopes, allows};

@@ -10,8 +10,11 @@
 mod accounts;
 mod db;
 mod keys;
+mod money;
+mod reports;
 mod sql;
 mod sql_accounts;
+mod sql_money;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 mod usage;
@@ -30,6 +33,13 @@ pub use accounts::{AccountInsert, AccountRow, NewAccountRow, SessionRow};
 pub use keys::{
     AuthAccount, AuthRecord, CreatedKey, KeyCheck, KeyLimitRow, KeyRecord, KeyUpdate, NewKeyRow,
     RateRow,
+};
+pub use money::{
+    AccountMoney, HoldOutcome, HoldRef, NewHold, RateCounts, SettleSpec, TxFilter, TxRecord,
+    TxTotals, WindowStarts,
+};
+pub use reports::{
+    BucketSums, GroupSums, LogFilter, LogRecord, ModelTotals, ReportScope, SpendTotals,
 };
 pub use usage::UsageRow;
 

@@ -7,14 +7,17 @@
 
 pub const INSERT_USAGE: &str = "INSERT INTO usage_ledger \
      (request_id, key_id, model, provider, prompt_tokens, cached_tokens, completion_tokens, \
-      reasoning_tokens, cost_usd, status_code, outcome, latency_ms, ttft_ms, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+      reasoning_tokens, cost_usd, status_code, outcome, latency_ms, ttft_ms, created_at, \
+      account_id, inference_id, client_request_id, origin, charged_nanos, succeeded) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+      $15, $16, $17, $18, $19, $20) \
      ON CONFLICT (request_id) DO NOTHING";
 
 macro_rules! usage_columns {
     () => {
         "request_id, key_id, model, provider, prompt_tokens, cached_tokens, completion_tokens, \
-         reasoning_tokens, cost_usd, status_code, outcome, latency_ms, ttft_ms, created_at"
+         reasoning_tokens, cost_usd, status_code, outcome, latency_ms, ttft_ms, created_at, \
+         account_id, inference_id, client_request_id, origin, charged_nanos, succeeded"
     };
 }
 

@@ -3,7 +3,7 @@
 use crate::{
     Store, StoreError,
     db::{DbRow, on_pool},
-    sql, to_i64, to_u64,
+    sql, to_u64,
 };
 
 /// One ledger row.
@@ -31,26 +31,52 @@ pub struct UsageRow {
     pub ttft_ms: Option<u64>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// The account the key belongs to (reports are per account).
+    pub account_id: Option<String>,
+    /// The completion id (`chatcmpl-…`, sent as `x-inference-id`).
+    pub inference_id: Option<String>,
+    /// The caller's `X-Client-Request-Id`, if any.
+    pub client_request_id: Option<String>,
+    /// `api` or `playground`.
+    pub origin: String,
+    /// What the call was charged, in nano-dollars (0 for a failed call).
+    pub charged_nanos: i64,
+    /// Whether the call succeeded (a failed call is charged nothing).
+    pub succeeded: bool,
 }
+
+/// Binds a [`UsageRow`] to [`sql::INSERT_USAGE`]'s parameters.
+macro_rules! bind_usage {
+    ($q:expr, $row:expr) => {{
+        let row: &UsageRow = $row;
+        $q.bind(&row.request_id)
+            .bind(&row.key_id)
+            .bind(&row.model)
+            .bind(&row.provider)
+            .bind($crate::to_i64(row.prompt_tokens))
+            .bind($crate::to_i64(row.cached_tokens))
+            .bind($crate::to_i64(row.completion_tokens))
+            .bind($crate::to_i64(row.reasoning_tokens))
+            .bind(row.cost_usd)
+            .bind(i32::from(row.status_code))
+            .bind(&row.outcome)
+            .bind($crate::to_i64(row.latency_ms))
+            .bind(row.ttft_ms.map($crate::to_i64))
+            .bind(row.created_at)
+            .bind(&row.account_id)
+            .bind(&row.inference_id)
+            .bind(&row.client_request_id)
+            .bind(&row.origin)
+            .bind(row.charged_nanos)
+            .bind(row.succeeded)
+    }};
+}
+pub(crate) use bind_usage;
 
 impl Store {
     /// Inserts the row unless one with the same request id exists. Returns whether it inserted.
     pub async fn record_usage(&self, row: &UsageRow) -> Result<bool, StoreError> {
-        let affected = on_pool!(&self.pool, p => sqlx::query(sql::INSERT_USAGE)
-            .bind(&row.request_id)
-            .bind(&row.key_id)
-            .bind(&row.model)
-            .bind(&row.provider)
-            .bind(to_i64(row.prompt_tokens))
-            .bind(to_i64(row.cached_tokens))
-            .bind(to_i64(row.completion_tokens))
-            .bind(to_i64(row.reasoning_tokens))
-            .bind(row.cost_usd)
-            .bind(i32::from(row.status_code))
-            .bind(&row.outcome)
-            .bind(to_i64(row.latency_ms))
-            .bind(row.ttft_ms.map(to_i64))
-            .bind(row.created_at)
+        let affected = on_pool!(&self.pool, p => bind_usage!(sqlx::query(sql::INSERT_USAGE), row)
             .execute(p)
             .await?
             .rows_affected());
@@ -115,5 +141,11 @@ fn usage_row(row: &impl DbRow) -> Result<UsageRow, StoreError> {
         latency_ms: to_u64(row.int("latency_ms")?),
         ttft_ms: row.opt_int("ttft_ms")?.map(to_u64),
         created_at: row.int("created_at")?,
+        account_id: row.opt_text("account_id")?,
+        inference_id: row.opt_text("inference_id")?,
+        client_request_id: row.opt_text("client_request_id")?,
+        origin: row.text("origin")?,
+        charged_nanos: row.int("charged_nanos")?,
+        succeeded: row.boolean("succeeded")?,
     })
 }

@@ -112,6 +112,12 @@ fn row(id: &str) -> UsageRow {
         latency_ms: 1234,
         ttft_ms: Some(56),
         created_at: now_ms(),
+        account_id: Some("acct_1".into()),
+        inference_id: Some(format!("chatcmpl-{id}")),
+        client_request_id: Some("customer-42".into()),
+        origin: "playground".into(),
+        charged_nanos: 14_200_000,
+        succeeded: true,
     }
 }
 
@@ -119,7 +125,10 @@ fn row(id: &str) -> UsageRow {
 async fn data_dir_is_created_and_migrated_and_reopens() {
     let dir = temp_dir("dir").join("nested");
     let store = Store::open(dir.to_str().unwrap()).await.unwrap();
-    let created = store.create_key(&new_key(Some("first"), None)).await.unwrap();
+    let created = store
+        .create_key(&new_key(Some("first"), None))
+        .await
+        .unwrap();
     store.close().await;
     assert!(dir.join("switchyard.db").is_file());
 
@@ -169,7 +178,10 @@ async fn postgres_store_reopens_with_its_data() {
         return;
     };
     let store = Store::open(db.url()).await.unwrap();
-    let created = store.create_key(&new_key(Some("first"), None)).await.unwrap();
+    let created = store
+        .create_key(&new_key(Some("first"), None))
+        .await
+        .unwrap();
     assert!(store.record_usage(&row("r1")).await.unwrap());
     store.close().await;
     // Reopening runs migrations again (a no-op) and sees the same data.
@@ -270,6 +282,12 @@ async fn usage_is_recorded_once_per_request_id(store: Store) {
     other.ttft_ms = None;
     other.status_code = 502;
     other.outcome = "upstream_error".into();
+    other.account_id = None;
+    other.inference_id = None;
+    other.client_request_id = None;
+    other.origin = "api".into();
+    other.charged_nanos = 0;
+    other.succeeded = false;
     assert!(store.record_usage(&other).await.unwrap());
     assert_eq!(store.count_usage(None).await.unwrap(), 2);
     let recent = store.recent_usage(10).await.unwrap();
