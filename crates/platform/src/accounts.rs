@@ -88,13 +88,17 @@ pub fn normalize_email(email: &str) -> Result<String, PlatformError> {
         return Err(bad("An email address is required."));
     }
     if e.chars().count() > EMAIL_MAX_CHARS {
-        return Err(bad("The email address is too long (at most 254 characters)."));
+        return Err(bad(
+            "The email address is too long (at most 254 characters).",
+        ));
     }
     if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("The email address must not contain spaces."));
     }
     match e.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+        {
             Ok(e)
         }
         _ => Err(bad("That is not an email address.")),
@@ -149,7 +153,11 @@ impl Platform {
             is_admin: false,
             created_at: self.now_ms(),
         };
-        match self.store.insert_account(&new, invite_hash.as_deref()).await? {
+        match self
+            .store
+            .insert_account(&new, invite_hash.as_deref())
+            .await?
+        {
             AccountInsert::Created => {}
             AccountInsert::Taken => return Err(PlatformError::EmailTaken),
             AccountInsert::InviteUnusable => return Err(PlatformError::InviteRequired),
@@ -227,11 +235,16 @@ impl Platform {
         let since = now.saturating_sub(window);
         let max = self.config.login_max_failures.max(1);
         let mut wait_ms = 0i64;
-        let by_email = self.store.recent_failures_for_email(email, since, max).await?;
+        let by_email = self
+            .store
+            .recent_failures_for_email(email, since, max)
+            .await?;
         let by_client = if client.is_empty() {
             Vec::new()
         } else {
-            self.store.recent_failures_for_client(client, since, max).await?
+            self.store
+                .recent_failures_for_client(client, since, max)
+                .await?
         };
         for times in [by_email, by_client] {
             // Newest first: the max-th newest failure is the one whose ageing
@@ -282,7 +295,11 @@ impl Platform {
 
     /// Makes an administrator with this password: a new account, or an
     /// existing one promoted (its password replaced).
-    pub async fn create_admin(&self, email: &str, password: &str) -> Result<Account, PlatformError> {
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Account, PlatformError> {
         let email = normalize_email(email)?;
         validate_password(password)?;
         let hash = hash_password(password).await?;
@@ -296,7 +313,11 @@ impl Platform {
         match self.store.insert_account(&new, None).await? {
             AccountInsert::Created => tracing::info!(account = %new.id, "administrator created"),
             AccountInsert::Taken | AccountInsert::InviteUnusable => {
-                if !self.store.promote_account(&email, &hash, self.now_ms()).await? {
+                if !self
+                    .store
+                    .promote_account(&email, &hash, self.now_ms())
+                    .await?
+                {
                     return Err(PlatformError::Internal(
                         "could not create the administrator: its id is taken".into(),
                     ));
@@ -370,14 +391,22 @@ impl Platform {
     }
 
     pub async fn set_admin(&self, id: &str, is_admin: bool) -> Result<(), PlatformError> {
-        if !self.store.set_account_admin(id, is_admin, self.now_ms()).await? {
+        if !self
+            .store
+            .set_account_admin(id, is_admin, self.now_ms())
+            .await?
+        {
             return Err(account_not_found());
         }
         Ok(())
     }
 
     /// A disabled account cannot log in, its sessions end and its keys are refused.
-    pub async fn set_account_disabled(&self, id: &str, disabled: bool) -> Result<(), PlatformError> {
+    pub async fn set_account_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+    ) -> Result<(), PlatformError> {
         if !self
             .store
             .set_account_disabled(id, disabled, self.now_ms())
@@ -463,8 +492,14 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
-        assert_eq!(normalize_email("admin@localhost").unwrap(), "admin@localhost");
+        assert_eq!(
+            normalize_email("  Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            normalize_email("admin@localhost").unwrap(),
+            "admin@localhost"
+        );
         for bad in ["", "ann", "@x", "ann@", "a@b@c", "a b@c", "a@b\u{7}"] {
             assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
         }
@@ -491,7 +526,10 @@ mod tests {
             account: account.clone(),
         };
         let d = format!("{s:?}");
-        assert!(!d.contains("tok-secret") && !d.contains("csrf-secret"), "{d}");
+        assert!(
+            !d.contains("tok-secret") && !d.contains("csrf-secret"),
+            "{d}"
+        );
         let i = SessionInfo {
             account,
             csrf_token: "csrf-secret-value".into(),

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use switchyard_store::{KeyLimitRow, KeyRecord, KeyUpdate, NewKeyRow, RateRow, StoreError};
 
-use crate::{KeyKind, KeyLimit, Nanos, Platform, PlatformError, RateLimits, Retention, Scope, Scopes};
+use crate::{
+    KeyKind, KeyLimit, Nanos, Platform, PlatformError, RateLimits, Retention, Scope, Scopes,
+};
 
 /// Longest accepted key name, in characters.
 pub const KEY_NAME_MAX_CHARS: usize = 256;
@@ -178,7 +180,10 @@ impl Platform {
     }
 
     async fn with_usage(&self, r: KeyRecord) -> Result<KeyInfo, PlatformError> {
-        let used = self.store.key_charged_since(&r.id, self.month_start()).await?;
+        let used = self
+            .store
+            .key_charged_since(&r.id, self.month_start())
+            .await?;
         key_info(r, used)
     }
 
@@ -266,7 +271,9 @@ fn limit_from_row(
                 .parse::<Retention>()
                 .map_err(|e| corrupt(format!("key {key_id} has limit retention {e}")))?;
             if l.threshold_nanos < 0 {
-                return Err(corrupt(format!("key {key_id} has a negative limit threshold")));
+                return Err(corrupt(format!(
+                    "key {key_id} has a negative limit threshold"
+                )));
             }
             Ok(KeyLimit {
                 retention,
@@ -283,10 +290,8 @@ pub(crate) fn rate_from_row(
     owner: &str,
 ) -> Result<RateLimits, PlatformError> {
     let conv = |v: Option<i64>, what: &str| {
-        v.map(|n| {
-            u32::try_from(n).map_err(|_| corrupt(format!("{owner} has {what} limit {n}")))
-        })
-        .transpose()
+        v.map(|n| u32::try_from(n).map_err(|_| corrupt(format!("{owner} has {what} limit {n}"))))
+            .transpose()
     };
     Ok(RateLimits {
         rpm: conv(rpm, "requests-per-minute")?,
@@ -316,7 +321,10 @@ mod tests {
 
     #[test]
     fn corrupt_rows_are_refused_with_a_clear_error() {
-        assert!(matches!(kind_from_row("admin", "k1"), Err(PlatformError::Store(_))));
+        assert!(matches!(
+            kind_from_row("admin", "k1"),
+            Err(PlatformError::Store(_))
+        ));
         let e = scopes_from_row(Some(vec!["model:chat".into(), "model:nope".into()]), "k1")
             .unwrap_err();
         assert!(e.to_string().contains("model:nope"), "{e}");
@@ -343,11 +351,13 @@ mod tests {
         assert_eq!(check_name(Some("ci".into())).unwrap(), Some("ci".into()));
         assert!(check_name(Some("x".repeat(257))).is_err());
         assert!(check_name(Some("a\nb".into())).is_err());
-        assert!(limit_to_row(KeyLimit {
-            retention: Retention::Day,
-            threshold: Nanos(-1)
-        })
-        .is_err());
+        assert!(
+            limit_to_row(KeyLimit {
+                retention: Retention::Day,
+                threshold: Nanos(-1)
+            })
+            .is_err()
+        );
     }
 
     #[test]

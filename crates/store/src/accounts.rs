@@ -313,11 +313,13 @@ impl Store {
 
     /// Deletes sessions that expired at or before `now`; returns how many.
     pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.pool, p => sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
             .bind(now)
             .execute(p)
             .await?
-            .rows_affected()))
+            .rows_affected()),
+        )
     }
 
     /// Ends every session of an account (it was disabled).

@@ -441,8 +441,9 @@ fn scopes_to_json(scopes: Option<&[String]>) -> Result<String, StoreError> {
 }
 
 fn scopes_from_json(text: &str) -> Result<Option<Vec<String>>, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("api_keys.scopes is not a JSON array or null: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Corrupt(format!("api_keys.scopes is not a JSON array or null: {e}"))
+    })
 }
 
 fn limit_row(

@@ -17,13 +17,23 @@ pub const INSERT_ACCOUNT: &str = "INSERT INTO accounts \
      (id, email, password_hash, is_admin, disabled, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, FALSE, $5, $5)";
 
-pub const ACCOUNT_BY_ID: &str = concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1");
+pub const ACCOUNT_BY_ID: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE id = $1"
+);
 
-pub const ACCOUNT_BY_EMAIL: &str =
-    concat!("SELECT ", account_columns!(), " FROM accounts WHERE email = $1");
+pub const ACCOUNT_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE email = $1"
+);
 
-pub const LIST_ACCOUNTS: &str =
-    concat!("SELECT ", account_columns!(), " FROM accounts ORDER BY created_at, id");
+pub const LIST_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts ORDER BY created_at, id"
+);
 
 pub const FIRST_ADMIN: &str = concat!(
     "SELECT ",
