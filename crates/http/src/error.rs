@@ -12,6 +12,7 @@ use axum::{
 };
 use serde_json::json;
 use switchyard_core::BackendError;
+use switchyard_platform::PlatformError;
 
 /// Error categories; each has one HTTP status and one OpenAI `type` string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// 404
     NotFound,
+    /// 409
+    Conflict,
     /// 413
     PayloadTooLarge,
     /// 429
@@ -45,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Authentication => StatusCode::UNAUTHORIZED,
             ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -57,9 +61,10 @@ impl ErrorKind {
     /// The OpenAI `error.type` string.
     pub fn type_str(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::PayloadTooLarge => {
-                "invalid_request_error"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::NotFound
+            | ErrorKind::Conflict
+            | ErrorKind::PayloadTooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_error",
@@ -80,6 +85,9 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Seconds for a `retry-after` header (429/503).
     pub retry_after: Option<u64>,
+    /// `x-should-retry` header: `Some(false)` tells SDKs not to retry
+    /// (out of balance, over a spending limit).
+    pub should_retry: Option<bool>,
 }
 
 impl ApiError {
@@ -90,6 +98,7 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            should_retry: None,
         }
     }
 
@@ -156,6 +165,7 @@ impl From<BackendError> for ApiError {
                 param,
                 code: Some(code.unwrap_or_else(|| "unsupported_parameter".into())),
                 retry_after: None,
+                should_retry: None,
             },
             BackendError::NotConfigured { .. } => {
                 ApiError::new(ErrorKind::Unavailable, public).with_code("provider_not_configured")
@@ -183,6 +193,65 @@ impl From<BackendError> for ApiError {
     }
 }
 
+/// The platform's errors as the client sees them (see the design's HTTP
+/// conventions). Store and internal errors are logged and shown as a generic 500.
+impl From<PlatformError> for ApiError {
+    fn from(e: PlatformError) -> Self {
+        let message = e.to_string();
+        match e {
+            PlatformError::Store(_) | PlatformError::Internal(_) => ApiError::internal(message),
+            PlatformError::InvalidInput { param, message } => ApiError::invalid(param, message),
+            PlatformError::NotFound(_) => {
+                ApiError::new(ErrorKind::NotFound, message).with_code("not_found")
+            }
+            PlatformError::Forbidden { code, .. } => {
+                ApiError::new(ErrorKind::PermissionDenied, message).with_code(code)
+            }
+            PlatformError::SignupClosed => {
+                ApiError::new(ErrorKind::PermissionDenied, message).with_code("signup_closed")
+            }
+            PlatformError::InviteRequired => {
+                ApiError::new(ErrorKind::PermissionDenied, message).with_code("invite_required")
+            }
+            PlatformError::EmailTaken => {
+                ApiError::new(ErrorKind::Conflict, message).with_code("email_taken")
+            }
+            PlatformError::InvalidCredentials => {
+                ApiError::new(ErrorKind::Authentication, message).with_code("invalid_credentials")
+            }
+            PlatformError::AccountDisabled => {
+                ApiError::new(ErrorKind::PermissionDenied, message).with_code("account_disabled")
+            }
+            PlatformError::LoginThrottled { retry_after_secs } => {
+                let mut err =
+                    ApiError::new(ErrorKind::RateLimited, message).with_code("login_throttled");
+                err.retry_after = Some(retry_after_secs.max(1));
+                err
+            }
+            PlatformError::InsufficientBalance { .. } => {
+                let mut err = ApiError::new(ErrorKind::PermissionDenied, message)
+                    .with_code("insufficient_balance");
+                err.should_retry = Some(false);
+                err
+            }
+            PlatformError::KeyLimitExceeded { .. } => {
+                let mut err = ApiError::new(ErrorKind::PermissionDenied, message)
+                    .with_code("key_limit_exceeded");
+                err.should_retry = Some(false);
+                err
+            }
+            PlatformError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                let mut err =
+                    ApiError::new(ErrorKind::RateLimited, message).with_code("rate_limit_exceeded");
+                err.retry_after = Some(retry_after_secs.max(1));
+                err
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.kind.status(), Json(self.body())).into_response();
@@ -190,6 +259,12 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert("retry-after", v);
+        }
+        if let Some(retry) = self.should_retry {
+            resp.headers_mut().insert(
+                "x-should-retry",
+                HeaderValue::from_static(if retry { "true" } else { "false" }),
+            );
         }
         resp
     }
@@ -268,5 +343,58 @@ mod tests {
         assert_eq!(e.kind.status(), StatusCode::BAD_REQUEST);
         assert_eq!(e.param.as_deref(), Some("tools"));
         assert_eq!(e.code.as_deref(), Some("unsupported_parameter"));
+    }
+
+    #[test]
+    fn platform_errors_map_to_status_code_and_headers() {
+        use switchyard_platform::{Nanos, RateKind, Retention};
+        let resp = ApiError::from(PlatformError::InsufficientBalance {
+            available: Nanos(1),
+            needed: Nanos(2),
+        })
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(resp.headers()["x-should-retry"], "false");
+        let e = ApiError::from(PlatformError::KeyLimitExceeded {
+            retention: Retention::Day,
+            threshold: Nanos(10),
+            spent: Nanos(9),
+            needed: Nanos(2),
+            resets_at: None,
+        });
+        assert_eq!(e.code.as_deref(), Some("key_limit_exceeded"));
+        assert_eq!(e.should_retry, Some(false));
+        let resp = ApiError::from(PlatformError::RateLimited {
+            kind: RateKind::Requests,
+            limit: 5,
+            retry_after_secs: 7,
+        })
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "7");
+        let e = ApiError::from(PlatformError::invalid("limit", "bad"));
+        assert_eq!(
+            (e.kind, e.param.as_deref()),
+            (ErrorKind::InvalidRequest, Some("limit"))
+        );
+        assert_eq!(
+            ApiError::from(PlatformError::NotFound("x".into())).kind,
+            ErrorKind::NotFound
+        );
+        let e = ApiError::from(PlatformError::Forbidden {
+            code: "wrong_key_kind",
+            message: "m".into(),
+        });
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::PermissionDenied, Some("wrong_key_kind"))
+        );
+        assert_eq!(
+            ApiError::from(PlatformError::EmailTaken).kind.status(),
+            StatusCode::CONFLICT
+        );
+        let e = ApiError::from(PlatformError::Internal("db at /var/secret".into()));
+        assert_eq!(e.kind, ErrorKind::Internal);
+        assert!(!e.message.contains("secret"));
     }
 }

@@ -1,4 +1,8 @@
 //! The axum application: routes, middleware and OpenAI-shaped fallbacks.
+//!
+//! Route classes (see `auth`): model routes here take regular keys only;
+//! the platform API (`api::routes`) guards its key-management and
+//! reporting routes itself; the dashboard uses session cookies.
 
 use axum::{
     Json,
@@ -22,13 +26,13 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/v1/models", get(models::list_models))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_key,
+            auth::model_key,
         ));
     axum::Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics_handler))
         .merge(v1)
-        .merge(crate::api::routes())
+        .merge(crate::api::routes(&state))
         .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use serde_json::{Value, json};
 use switchyard_core::{Backend, Capabilities, Prices};
 use switchyard_http::{AppState, HttpSettings, serve};
+use switchyard_platform::{KeyKind, NewKey};
 use switchyard_provider::{OpenAiProvider, ProviderSettings, RetryPolicy, Timeouts};
 use switchyard_router::{CatalogueModel, Route, Router};
 use switchyard_store::Store;
@@ -79,8 +80,22 @@ async fn setup() -> E2e {
     )
     .unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    let key = store.create_key(Some("e2e"), &[]).await.unwrap().secret;
     let state = AppState::new(Arc::new(router), store.clone(), HttpSettings::default());
+    let platform = state.platform();
+    let admin = platform.bootstrap_admin().await.unwrap();
+    let key = platform
+        .create_key(
+            &admin.id,
+            NewKey {
+                name: Some("e2e".into()),
+                kind: KeyKind::Regular,
+                scopes: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap()
+        .secret;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();

@@ -25,6 +25,7 @@ use switchyard_core::{
     ModelTarget, Prices, Usage,
 };
 use switchyard_http::{AppState, HttpSettings, app};
+use switchyard_platform::{CreatedApiKey, KeyKind, NewKey};
 use switchyard_router::{CatalogueModel, Route, Router};
 use switchyard_store::{Store, UsageRow};
 use tower::ServiceExt;
@@ -203,15 +204,34 @@ pub async fn setup_with(settings: HttpSettings, extra: Vec<CatalogueModel>) -> T
     models.extend(extra);
     let router = Router::new(models, backends).unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    let created = store.create_key(Some("test"), &[]).await.unwrap();
     let state = AppState::new(Arc::new(router), store.clone(), settings);
+    // The bootstrap administrator's key: calls are not refused for lack of balance.
+    let created = admin_key(&state, "test").await;
     TestApp {
         state,
         store,
         backend,
         key: created.secret,
-        key_prefix: created.record.prefix,
+        key_prefix: created.info.prefix,
     }
+}
+
+/// A regular key (every scope, no limit) of the bootstrap administrator.
+pub async fn admin_key(state: &AppState, name: &str) -> CreatedApiKey {
+    let platform = state.platform();
+    let admin = platform.bootstrap_admin().await.unwrap();
+    platform
+        .create_key(
+            &admin.id,
+            NewKey {
+                name: Some(name.into()),
+                kind: KeyKind::Regular,
+                scopes: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap()
 }
 
 impl TestApp {
