@@ -1,7 +1,12 @@
-//! `switchyard keys …`: API key management against the store.
+//! `switchyard keys …`: API key management against the store, as the
+//! operator: keys are made for an account (the first administrator unless
+//! `--account` names one) and addressed by prefix whichever account owns them.
+
+use std::{collections::HashMap, sync::Arc};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+use switchyard_platform::{KeyKind, NewKey, Platform, PlatformError, Scope, SystemClock};
 use switchyard_store::{KeyRecord, Store};
 
 use super::{CliError, StoreArgs};
@@ -25,7 +30,14 @@ pub struct CreateArgs {
     /// A name to recognise the key by.
     #[arg(long)]
     pub name: String,
-    /// Print `{"key": …, "prefix": …}`.
+    /// Make a management key (it only calls the key-management API).
+    #[arg(long)]
+    pub management: bool,
+    /// The email of the account that owns the key (default: the first
+    /// administrator, created as admin@localhost when there is none).
+    #[arg(long, value_name = "EMAIL")]
+    pub account: Option<String>,
+    /// Print `{"key": …, "prefix": …, "kind": …, "account": …}`.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -49,8 +61,8 @@ pub struct PrefixArgs {
     pub store: StoreArgs,
 }
 
-/// Scopes given to keys made by the CLI.
-const DEFAULT_SCOPES: &[&str] = &["model:chat"];
+/// Scopes given to regular keys made by the CLI.
+const DEFAULT_SCOPES: &[Scope] = &[Scope::Chat];
 
 async fn open(args: &StoreArgs) -> Result<Store, CliError> {
     let config = args.load_config(None)?;
@@ -60,52 +72,79 @@ async fn open(args: &StoreArgs) -> Result<Store, CliError> {
         .map_err(|e| CliError::Runtime(format!("cannot open the store: {e}")))
 }
 
+/// The platform over the store named by the config (system clock).
+pub(super) async fn open_platform(args: &StoreArgs) -> Result<Platform, CliError> {
+    let config = args.load_config(None)?;
+    let url = config.server.effective_database_url();
+    let store = Store::open(&url)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot open the store: {e}")))?;
+    Ok(Platform::new(
+        store,
+        config.platform.clone(),
+        Arc::new(SystemClock),
+    ))
+}
+
 fn db_err(e: switchyard_store::StoreError) -> CliError {
     CliError::Runtime(format!("store error: {e}"))
 }
 
+/// Caller mistakes are usage errors (exit 2); the rest are runtime errors.
+pub(super) fn platform_err(e: PlatformError) -> CliError {
+    match e {
+        PlatformError::InvalidInput { .. } => CliError::Usage(e.to_string()),
+        other => CliError::Runtime(other.to_string()),
+    }
+}
+
+/// The account with this email, or a clear error.
+pub(super) async fn account_by_email(
+    platform: &Platform,
+    email: &str,
+) -> Result<switchyard_platform::Account, CliError> {
+    platform
+        .account_by_email(email)
+        .await
+        .map_err(platform_err)?
+        .ok_or_else(|| {
+            CliError::Runtime(format!(
+                "no account with email `{}` (make one with `switchyard admin create EMAIL`, or sign up)",
+                email.trim()
+            ))
+        })
+}
+
 pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
-        KeysCommand::Create(a) => {
-            if a.name.trim().is_empty() {
-                return Err(CliError::Usage("--name must not be empty".into()));
-            }
-            let store = open(&a.store).await?;
-            let scopes: Vec<String> = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
-            let created = store
-                .create_key(Some(&a.name), &scopes)
-                .await
-                .map_err(db_err)?;
-            store.close().await;
-            if a.json {
-                println!(
-                    "{}",
-                    json!({"key": created.secret, "prefix": created.record.prefix})
-                );
-            } else {
-                println!("{}", created.secret);
-                eprintln!(
-                    "Created key '{}' (prefix {}). It is shown only once: store it now.",
-                    a.name, created.record.prefix
-                );
-            }
-            Ok(())
-        }
+        KeysCommand::Create(a) => create(a).await,
         KeysCommand::List(a) => {
             let store = open(&a.store).await?;
-            let keys = store.list_keys().await.map_err(db_err)?;
+            let keys = store.list_keys().await.map_err(db_err);
+            let accounts = store.list_accounts().await.map_err(db_err);
             store.close().await;
+            let (keys, accounts) = (keys?, accounts?);
+            let emails: HashMap<&str, &str> = accounts
+                .iter()
+                .map(|acc| (acc.id.as_str(), acc.email.as_str()))
+                .collect();
+            let email_of = |k: &KeyRecord| emails.get(k.account_id.as_str()).copied().unwrap_or("");
             if a.json {
-                let list: Vec<_> = keys.iter().map(key_json).collect();
+                let list: Vec<_> = keys.iter().map(|k| key_json(k, email_of(k))).collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
-                println!("{:<10} {:<9} {:<24} NAME", "PREFIX", "STATE", "CREATED");
+                println!(
+                    "{:<10} {:<11} {:<9} {:<24} {:<28} NAME",
+                    "PREFIX", "KIND", "STATE", "CREATED", "ACCOUNT"
+                );
                 for k in &keys {
                     println!(
-                        "{:<10} {:<9} {:<24} {}",
+                        "{:<10} {:<11} {:<9} {:<24} {:<28} {}",
                         k.prefix,
+                        k.kind,
                         if k.disabled { "disabled" } else { "enabled" },
                         rfc3339(k.created_at),
+                        email_of(k),
                         k.name.as_deref().unwrap_or("")
                     );
                 }
@@ -151,10 +190,67 @@ async fn set_disabled(a: PrefixArgs, disabled: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn key_json(k: &KeyRecord) -> serde_json::Value {
+async fn create(a: CreateArgs) -> Result<(), CliError> {
+    if a.name.trim().is_empty() {
+        return Err(CliError::Usage("--name must not be empty".into()));
+    }
+    let platform = open_platform(&a.store).await?;
+    let res = create_with(&platform, &a).await;
+    platform.store().close().await;
+    let (created, owner) = res?;
+    let kind = created.info.kind.as_str();
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "key": created.secret,
+                "prefix": created.info.prefix,
+                "kind": kind,
+                "account": owner,
+            })
+        );
+    } else {
+        println!("{}", created.secret);
+        eprintln!(
+            "Created {kind} key '{}' (prefix {}) for {owner}. It is shown only once: store it now.",
+            a.name, created.info.prefix
+        );
+    }
+    Ok(())
+}
+
+async fn create_with(
+    platform: &Platform,
+    a: &CreateArgs,
+) -> Result<(switchyard_platform::CreatedApiKey, String), CliError> {
+    let account = match &a.account {
+        Some(email) => account_by_email(platform, email).await?,
+        None => platform.bootstrap_admin().await.map_err(platform_err)?,
+    };
+    let (kind, scopes) = if a.management {
+        (KeyKind::Management, None)
+    } else {
+        (KeyKind::Regular, Some(DEFAULT_SCOPES.to_vec()))
+    };
+    let new = NewKey {
+        name: Some(a.name.clone()),
+        kind,
+        scopes,
+        limit: None,
+    };
+    let created = platform
+        .create_key(&account.id, new)
+        .await
+        .map_err(platform_err)?;
+    Ok((created, account.email))
+}
+
+fn key_json(k: &KeyRecord, account: &str) -> serde_json::Value {
     json!({
         "prefix": k.prefix,
         "name": k.name,
+        "kind": k.kind,
+        "account": account,
         "disabled": k.disabled,
         "scopes": k.scopes,
         "created_at": rfc3339(k.created_at),

@@ -1,7 +1,9 @@
 //! Command-line interface: argument types and dispatch.
 
+mod admin;
 mod bench;
 mod chat;
+mod credits;
 mod generate;
 mod keys;
 mod pull;
@@ -28,6 +30,12 @@ pub enum Command {
     /// Manage API keys in the store.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Grant credit to accounts.
+    #[command(subcommand)]
+    Credits(credits::CreditsCommand),
     /// Chat with a Switchyard server from the terminal (streams the answer).
     Chat(chat::ChatArgs),
     /// Download a GGUF model from the Hugging Face Hub into the data directory.
@@ -91,6 +99,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(a) => serve::run(a).await,
         Command::Keys(k) => keys::run(k).await,
+        Command::Admin(c) => admin::run(c).await,
+        Command::Credits(c) => credits::run(c).await,
         Command::Chat(a) => chat::run(a).await,
         Command::Pull(a) => pull::run(a).await,
         Command::Tokenize(a) => tokenize::run(&a),
