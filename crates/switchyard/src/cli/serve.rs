@@ -1,10 +1,11 @@
 //! `switchyard serve`.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::Args;
 use switchyard_config::ProcessEnv;
 use switchyard_http::{AppState, HttpSettings};
+use switchyard_platform::{Platform, SystemClock};
 use switchyard_store::Store;
 
 use super::{CliError, StoreArgs};
@@ -69,18 +70,36 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     for m in router.models() {
         tracing::info!(model = %m.id, provider = %m.provider(), "serving model");
     }
-    let state = AppState::new(
-        Arc::new(router),
+    let platform = Platform::new(
         store.clone(),
+        config.platform.clone(),
+        Arc::new(SystemClock),
+    );
+    // Holds left by a crashed process are released at start-up and every minute.
+    let janitor = tokio::spawn(release_holds(platform.clone()));
+    let state = AppState::with_platform(
+        Arc::new(router),
+        platform,
         HttpSettings::from_config(&config.server),
     );
     tracing::info!(%addr, "switchyard listening");
-    switchyard_http::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
+    let served = switchyard_http::serve(listener, state, shutdown_signal()).await;
+    janitor.abort();
+    served.map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Releases expired holds now and then every minute (until aborted).
+async fn release_holds(platform: Platform) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = platform.release_expired_holds().await {
+            tracing::warn!(error = %e, "releasing expired holds failed");
+        }
+    }
 }
 
 /// Downloads (or finds, verified) an `hf:REPO[:FILE]` model; other paths pass through.
