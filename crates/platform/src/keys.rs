@@ -86,7 +86,7 @@ impl Platform {
             limit: new.limit.map(limit_to_row).transpose()?,
             rate: RateRow::default(),
         };
-        let created = self.store.create_key(&row).await?;
+        let created = self.store.create_key_at(&row, self.now_ms()).await?;
         tracing::info!(account = %account_id, prefix = %created.record.prefix, kind = %row.kind, "API key created");
         Ok(CreatedApiKey {
             secret: created.secret,
@@ -159,7 +159,7 @@ impl Platform {
         };
         match self
             .store
-            .update_account_key(account_id, prefix, &update)
+            .update_account_key(account_id, prefix, &update, self.now_ms())
             .await?
         {
             Some(r) => {
@@ -172,7 +172,10 @@ impl Platform {
 
     /// Deletes the account's key with this prefix; `false` if it has no such key.
     pub async fn delete_key(&self, account_id: &str, prefix: &str) -> Result<bool, PlatformError> {
-        let deleted = self.store.delete_account_key(account_id, prefix).await?;
+        let deleted = self
+            .store
+            .delete_account_key(account_id, prefix, self.now_ms())
+            .await?;
         if deleted {
             tracing::info!(account = %account_id, prefix = %prefix, "API key deleted");
         }

@@ -69,9 +69,11 @@ async fn keys_are_created_listed_by_kind_and_read_back(env: Env) {
     assert_eq!(r1.info.limit, Some(limit));
     assert_eq!(r1.info.rate, RateLimits::default());
     assert_eq!(r1.info.monthly_usage, Nanos::ZERO);
+    // Stamped by the platform's clock.
+    assert_eq!((r1.info.created_at, r1.info.updated_at), (T0, T0));
     let m1 = p.create_key(&a.id, management("admin tool")).await.unwrap();
     assert_eq!(m1.info.kind, KeyKind::Management);
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    env.clock.advance_ms(1);
     let r2 = p
         .create_key(
             &a.id,
@@ -118,6 +120,7 @@ async fn scopes_are_null_or_a_list(env: Env) {
     let a = signup(p, "a@example.com").await;
     let all = p.create_key(&a.id, regular("all")).await.unwrap();
     assert_eq!(all.info.scopes, None);
+    env.clock.advance_ms(1);
     let some = p
         .create_key(
             &a.id,
@@ -129,6 +132,7 @@ async fn scopes_are_null_or_a_list(env: Env) {
         .await
         .unwrap();
     assert_eq!(some.info.scopes, Some(vec![Scope::Image, Scope::Chat]));
+    env.clock.advance_ms(1);
     let none = p
         .create_key(
             &a.id,
@@ -309,6 +313,7 @@ async fn patches_change_only_the_given_fields(env: Env) {
         .await
         .unwrap();
     let prefix = k.info.prefix.clone();
+    env.clock.advance_ms(60_000);
     let upd = |patch: KeyPatch| {
         let (p, a, prefix) = (p.clone(), a.id.clone(), prefix.clone());
         async move { p.update_key(&a, &prefix, patch).await.unwrap().unwrap() }
@@ -368,7 +373,7 @@ async fn patches_change_only_the_given_fields(env: Env) {
     assert_eq!((v.name, v.limit), (None, None));
     assert_eq!(v.scopes, Some(vec![Scope::Chat]));
     assert_eq!(v.rate.rpm, Some(30));
-    assert!(v.updated_at >= k.info.updated_at);
+    assert_eq!((v.created_at, v.updated_at), (T0, T0 + 60_000));
     // An empty patch changes nothing but still finds the key.
     let same = upd(KeyPatch::default()).await;
     assert_eq!(

@@ -162,13 +162,17 @@ pub enum KeyCheck {
 }
 
 impl Store {
-    /// Creates a key. Generation is retried if the prefix or public id is taken.
+    /// Creates a key now (system time). Generation is retried if the prefix or public id is taken.
     pub async fn create_key(&self, new: &NewKeyRow) -> Result<CreatedKey, StoreError> {
+        self.create_key_at(new, now_ms()).await
+    }
+
+    /// Creates a key stamped `now` (unix ms).
+    pub async fn create_key_at(&self, new: &NewKeyRow, now: i64) -> Result<CreatedKey, StoreError> {
         let scopes_json = scopes_to_json(new.scopes.as_deref())?;
         for _ in 0..CREATE_ATTEMPTS {
             let generated = GeneratedKey::new();
             let id = new_id();
-            let now = now_ms();
             if !self
                 .insert_key(&id, &generated, new, &scopes_json, now)
                 .await?
@@ -293,13 +297,15 @@ impl Store {
         })
     }
 
-    /// Applies `update` (one statement) to the account's non-deleted key with
-    /// this prefix and returns the key as it is now; `None` if the account has no such key.
+    /// Applies `update` (one statement, stamped `now`) to the account's
+    /// non-deleted key with this prefix and returns the key as it is now;
+    /// `None` if the account has no such key.
     pub async fn update_account_key(
         &self,
         account_id: &str,
         prefix: &str,
         update: &KeyUpdate,
+        now: i64,
     ) -> Result<Option<KeyRecord>, StoreError> {
         let scopes_json = match &update.scopes {
             Some(s) => Some(scopes_to_json(s.as_deref())?),
@@ -321,7 +327,7 @@ impl Store {
             .bind(update.rate.is_some())
             .bind(rate.rpm)
             .bind(rate.tpm)
-            .bind(now_ms())
+            .bind(now)
             .bind(account_id)
             .bind(prefix)
             .execute(p)
@@ -395,9 +401,10 @@ impl Store {
         &self,
         account_id: &str,
         prefix: &str,
+        now: i64,
     ) -> Result<bool, StoreError> {
         let affected = on_pool!(&self.pool, p => sqlx::query(sql::SOFT_DELETE_ACCOUNT_KEY)
-            .bind(now_ms())
+            .bind(now)
             .bind(account_id)
             .bind(prefix)
             .execute(p)

@@ -328,13 +328,13 @@ async fn keys_are_scoped_to_their_account_and_updated_in_place() {
             rate: Some(RateRow::default()),
         };
         assert!(
-            s.update_account_key("acct_a", &b1.record.prefix, &all)
+            s.update_account_key("acct_a", &b1.record.prefix, &all, 50)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            !s.delete_account_key("acct_a", &b1.record.prefix)
+            !s.delete_account_key("acct_a", &b1.record.prefix, 50)
                 .await
                 .unwrap()
         );
@@ -352,11 +352,14 @@ async fn keys_are_scoped_to_their_account_and_updated_in_place() {
                     disabled: Some(true),
                     ..KeyUpdate::default()
                 },
+                51,
             )
             .await
             .unwrap()
             .unwrap();
         assert!(v.disabled);
+        assert_eq!(v.updated_at, 51);
+        assert_eq!(v.created_at, am.record.created_at);
         assert_eq!(
             (&v.name, &v.scopes, &v.limit, v.rate),
             (
@@ -367,7 +370,7 @@ async fn keys_are_scoped_to_their_account_and_updated_in_place() {
             )
         );
         let v = s
-            .update_account_key("acct_a", &am.record.prefix, &all)
+            .update_account_key("acct_a", &am.record.prefix, &all, 52)
             .await
             .unwrap()
             .unwrap();
@@ -376,7 +379,7 @@ async fn keys_are_scoped_to_their_account_and_updated_in_place() {
             (None, true, Some(vec![]), None, RateRow::default())
         );
         assert!(
-            s.delete_account_key("acct_a", &am.record.prefix)
+            s.delete_account_key("acct_a", &am.record.prefix, 53)
                 .await
                 .unwrap()
         );
