@@ -15,6 +15,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, task::JoinSet};
+use tower::Layer;
 
 use crate::{AppState, app};
 
@@ -43,7 +44,7 @@ pub async fn serve(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
-                let (tcp, _peer) = match accepted {
+                let (tcp, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         // E.g. too many open files: back off instead of spinning.
@@ -55,7 +56,10 @@ pub async fn serve(
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::debug!(error = %e, "could not set TCP_NODELAY");
                 }
-                let service = TowerToHyperService::new(app.clone());
+                // The peer address (`ConnectInfo`) counts failed dashboard logins per client.
+                let service = TowerToHyperService::new(
+                    axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone()),
+                );
                 let conn = builder.serve_connection(TokioIo::new(tcp), service).into_owned();
                 let conn = graceful.watch(conn);
                 conns.spawn(async move {

@@ -953,7 +953,9 @@ async fn passwords_keys_and_session_tokens_never_reach_the_log() {
     let session = b.jar["sy_session"].clone();
     let csrf = b.get("/keys").await.csrf();
     let (secret, _, _) = b.create_key("k", "regular").await;
-    let failed = Browser::new(&t).login("olga@x.io", "a wrong password").await;
+    let failed = Browser::new(&t)
+        .login("olga@x.io", "a wrong password")
+        .await;
     assert_eq!(failed.status, 401);
     let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("http request"), "nothing was logged: {logs}");
@@ -1018,4 +1020,63 @@ async fn json_endpoints_are_unaffected() {
         .await;
     assert_eq!(status, 200);
     assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none());
+}
+
+#[tokio::test]
+async fn over_a_socket_failed_logins_also_count_per_client_address() {
+    let t = setup().await;
+    t.state
+        .platform()
+        .signup("quinn@x.io", PASSWORD, None)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchyard_http::serve(listener, t.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |email: String, password: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let form = client.get(format!("{base}/login")).send().await.unwrap();
+            let cookie = form.headers()[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            let token =
+                value_after(&form.text().await.unwrap(), "name=\"csrf_token\" value=\"").unwrap();
+            client
+                .post(format!("{base}/login"))
+                .header(header::COOKIE, cookie)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("email", &email),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // One failure each for many emails: no single email is throttled...
+    let max = t.state.platform().config().login_max_failures;
+    for i in 0..max {
+        let r = login(format!("nobody{i}@x.io"), "wrong password").await;
+        assert_eq!(r.status(), 401);
+    }
+    // ...but this address is, even for a correct login of another account.
+    let r = login("quinn@x.io".into(), PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key(header::RETRY_AFTER));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

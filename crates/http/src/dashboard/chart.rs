@@ -12,7 +12,7 @@ use maud::{Markup, html};
 pub(crate) const WIDTH: f64 = 760.0;
 pub(crate) const HEIGHT: f64 = 280.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 24.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 64.0;
 /// Horizontal gridlines (and y labels) above zero.
@@ -40,8 +40,10 @@ pub(crate) struct BarChart<'a> {
     pub id: &'a str,
     /// Accessible title (also shown as the `<title>` tooltip of the chart).
     pub title: &'a str,
-    /// One label per bar (e.g. a day).
+    /// One label per bar (e.g. a day), shown in full in the bar's tooltip.
     pub labels: Vec<String>,
+    /// The short form of a label written under the x axis.
+    pub tick: fn(&str) -> String,
     pub series: Vec<Series>,
     /// Formats an axis or tooltip value.
     pub format: fn(f64) -> String,
@@ -216,7 +218,7 @@ pub(crate) fn render(chart: &BarChart<'_>) -> Markup {
             @for (x, i) in &lay.x_labels {
                 text class="x-label" x=(n(*x)) y=(n(baseline + 16.0)) text-anchor="middle"
                     font-size="11" {
-                    (chart.labels.get(*i).map(String::as_str).unwrap_or(""))
+                    ((chart.tick)(chart.labels.get(*i).map(String::as_str).unwrap_or("")))
                 }
             }
             @for (i, s) in chart.series.iter().enumerate() {
@@ -249,6 +251,10 @@ mod tests {
 
     fn usd(v: f64) -> String {
         format!("${v:.2}")
+    }
+
+    fn same(s: &str) -> String {
+        s.to_owned()
     }
 
     fn series(name: &str, values: &[f64]) -> Series {
@@ -332,6 +338,7 @@ mod tests {
             labels: Vec::new(),
             series: Vec::new(),
             format: usd,
+            tick: same,
         })
         .into_string();
         assert!(svg.starts_with("<svg id=\"usage-chart\""), "{svg}");
@@ -343,6 +350,7 @@ mod tests {
             labels: vec!["d1".into(), "d2".into()],
             series: vec![series("m", &[0.0, 0.0])],
             format: usd,
+            tick: same,
         })
         .into_string();
         assert!(zeros.contains("No data for this period"));
@@ -357,6 +365,7 @@ mod tests {
             labels: vec!["<b>day</b>".into()],
             series: vec![series("evil\"&<model>", &[1.0])],
             format: usd,
+            tick: same,
         })
         .into_string();
         assert!(!svg.contains("<script>"), "{svg}");

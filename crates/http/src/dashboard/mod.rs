@@ -76,6 +76,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/admin/accounts/{id}/admin", post(admin::set_admin))
         .route("/admin/accounts/{id}/disable", post(admin::set_disabled))
         .route(CSS_PATH, get(css))
+        .route("/favicon.ico", get(favicon))
         .route(JS_PATH, get(js))
         .layer(middleware::from_fn(security_headers))
 }
@@ -109,6 +110,15 @@ async fn security_headers(req: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// No icon: an empty answer instead of a 404 in every browser console.
+async fn favicon() -> Response {
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
+        .into_response()
 }
 
 async fn css() -> Response {

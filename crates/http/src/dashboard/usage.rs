@@ -121,11 +121,22 @@ fn days(range: ReportRange) -> Vec<String> {
 fn usd(v: f64) -> String {
     if v >= 100.0 {
         format!("${v:.0}")
-    } else if v >= 1.0 || v == 0.0 {
+    } else if v >= 1.0 {
         format!("${v:.2}")
     } else {
-        format!("${v:.4}")
+        // Small amounts: enough decimals to tell the gridlines apart.
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0');
+        match s.split_once('.') {
+            Some((w, f)) if f.len() < 2 => format!("${w}.{f:0<2}"),
+            _ => format!("${s}"),
+        }
     }
+}
+
+/// `2026-02-18` → `02-18` under the axis.
+fn short_day(day: &str) -> String {
+    day.get(5..).unwrap_or(day).to_owned()
 }
 
 fn tokens(v: f64) -> String {
@@ -361,6 +372,7 @@ async fn render(state: &AppState, session: &Session, f: &Filters) -> Result<Mark
         labels: day_list.clone(),
         series: spend,
         format: usd,
+        tick: short_day,
     });
     let tokens_chart = chart::render(&BarChart {
         id: "tokens-chart",
@@ -368,6 +380,7 @@ async fn render(state: &AppState, session: &Session, f: &Filters) -> Result<Mark
         labels: day_list,
         series: tokens_series,
         format: tokens,
+        tick: short_day,
     });
     let content = html! {
         (filters_form(f, &model_names))
@@ -494,6 +507,10 @@ mod tests {
     fn axis_formats_are_short() {
         assert_eq!(usd(0.0), "$0.00");
         assert_eq!(usd(0.0025), "$0.0025");
+        assert_eq!(usd(0.00025), "$0.00025");
+        assert_eq!(usd(0.5), "$0.50");
+        assert_eq!(short_day("2026-02-18"), "02-18");
+        assert_eq!(short_day("x"), "x");
         assert_eq!(usd(2.5), "$2.50");
         assert_eq!(usd(250.0), "$250");
         assert_eq!(tokens(950.0), "950");

@@ -53,7 +53,11 @@
         headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/event-stream" }
       }).then(function (resp) {
         if (!resp.ok || !resp.body) {
-          return resp.text().then(function () { throw new Error("The request failed (HTTP " + resp.status + ")."); });
+          return resp.text().then(function (text) {
+            var message = null;
+            try { message = JSON.parse(text).error.message; } catch (e) { message = null; }
+            throw new Error(message || "The request failed (HTTP " + resp.status + ").");
+          });
         }
         var reader = resp.body.getReader();
         var decoder = new TextDecoder();
