@@ -75,7 +75,9 @@ async fn key_management_endpoints_follow_the_reference() {
     let first = d["key"].as_str().unwrap().to_owned();
     let first_prefix = d["prefix"].as_str().unwrap().to_owned();
 
-    // POST without a body: every scope, no limit, no name.
+    // POST without a body: every scope, no limit, no name. (A second later, so
+    // "oldest first" below is well defined on the manual clock.)
+    w.clock.advance_ms(1000);
     let r = w.send(Method::POST, "/v1/keys", mk, None, &[]).await;
     let bare = r.ok()["data"].clone();
     assert_key_record(&bare, true);
