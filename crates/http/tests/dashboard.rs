@@ -1080,3 +1080,86 @@ async fn over_a_socket_failed_logins_also_count_per_client_address() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn transactions_and_the_request_log_page() {
+    let t = setup().await;
+    script_answer(&t, "ok");
+    let mut b = Browser::new(&t);
+    b.signup("rita@x.io").await;
+    let id = account_id(&t, "rita@x.io").await;
+    for i in 0..30 {
+        let note = format!("grant-{i:02}");
+        t.state
+            .platform()
+            .grant(
+                &id,
+                Nanos::from_usd(1.0).unwrap(),
+                TxKind::Payment,
+                Some(&note),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    // Newest first, 25 per page, then the rest behind the cursor link.
+    let first = b.get("/billing").await;
+    assert!(first.body.contains("id=\"balance\">$30.00</div>"));
+    assert_eq!(first.body.matches("<tr class=\"tx\"").count(), 25);
+    assert!(first.body.contains("grant-29"));
+    assert!(!first.body.contains("grant-04<"));
+    let next = value_after(&first.body, "<a rel=\"next\" href=\"").expect("no next link");
+    let second = b.get(&next.replace("&amp;", "&")).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body.matches("<tr class=\"tx\"").count(), 5);
+    assert!(second.body.contains("grant-00"));
+    assert!(!second.body.contains("rel=\"next\""));
+    // A forged cursor is a clear 400, not a crash.
+    assert_eq!(b.get("/billing?cursor=%21%21").await.status, 400);
+
+    // 55 calls: 50 log rows on page 1, 5 on page 2.
+    let (secret, _, _) = b.create_key("k", "regular").await;
+    for _ in 0..55 {
+        assert_eq!(t.call(chat(&secret)).await.0, 201);
+    }
+    t.state.drain().await;
+    let p1 = b.get("/usage?period=7d").await;
+    assert_eq!(p1.body.matches("<tr class=\"log-row\"").count(), 50);
+    assert!(p1.body.contains("55 requests match."));
+    assert!(p1.body.contains("Page 1 of 2"));
+    let next = value_after(&p1.body, "<a rel=\"next\" href=\"").expect("no next link");
+    assert_eq!(next, "/usage?period=7d&amp;page=2");
+    let p2 = b.get("/usage?period=7d&page=2").await;
+    assert_eq!(p2.body.matches("<tr class=\"log-row\"").count(), 5);
+    assert!(p2.body.contains("rel=\"prev\""));
+    // Succeeded only: same count; failed only: none.
+    let ok = b.get("/usage?period=7d&status=succeeded").await;
+    assert!(ok.body.contains("55 requests match."));
+    let failed = b.get("/usage?period=7d&status=failed").await;
+    assert!(failed.body.contains("0 requests match."));
+}
+
+#[tokio::test]
+async fn the_playground_key_name_is_reserved() {
+    let t = setup().await;
+    let mut b = Browser::new(&t);
+    b.signup("sam@x.io").await;
+    let r = b
+        .submit(
+            "/keys",
+            "/keys",
+            &[("name", "playground"), ("kind", "regular")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("reserved"));
+    let id = account_id(&t, "sam@x.io").await;
+    assert!(
+        t.state
+            .platform()
+            .list_keys(&id, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
