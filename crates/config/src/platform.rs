@@ -96,10 +96,7 @@ pub(crate) struct RawPlatform {
 
 impl RawPlatform {
     /// Applies the file's values; `invalid(key, problem)` builds the error.
-    pub(crate) fn build<E>(
-        self,
-        invalid: impl Fn(&str, String) -> E,
-    ) -> Result<PlatformConfig, E> {
+    pub(crate) fn build<E>(self, invalid: impl Fn(&str, String) -> E) -> Result<PlatformConfig, E> {
         let mut c = PlatformConfig::default();
         if let Some(v) = self.signup {
             c.signup = v;

@@ -73,11 +73,7 @@ struct Inner {
 impl AppState {
     /// State with the default platform policy on the system clock.
     pub fn new(router: Arc<Router>, store: Store, settings: HttpSettings) -> Self {
-        let platform = Platform::new(
-            store,
-            PlatformConfig::default(),
-            Arc::new(SystemClock),
-        );
+        let platform = Platform::new(store, PlatformConfig::default(), Arc::new(SystemClock));
         Self::with_platform(router, platform, settings)
     }
 

@@ -43,7 +43,9 @@ pub enum PlatformError {
     #[error("Too many failed login attempts. Try again in {retry_after_secs} seconds.")]
     LoginThrottled { retry_after_secs: u64 },
     /// The account's balance (less what is held for calls in flight) cannot cover the worst case.
-    #[error("Insufficient balance: {available} available, this request may cost up to {needed}. Add credit to your account.")]
+    #[error(
+        "Insufficient balance: {available} available, this request may cost up to {needed}. Add credit to your account."
+    )]
     InsufficientBalance { available: Nanos, needed: Nanos },
     /// The key's spending limit for the current window would be exceeded.
     #[error("This key's spending limit ({threshold} per {}) would be exceeded: {spent} spent or held in this window, this request may cost up to {needed}.", retention_word(*retention))]

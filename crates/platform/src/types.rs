@@ -210,12 +210,27 @@ mod tests {
         // 2026-11-25 is a Wednesday.
         let now = ms("2026-11-25T13:45:00Z");
         assert_eq!(Retention::Day.window_start(now), ms("2026-11-25T00:00:00Z"));
-        assert_eq!(Retention::Week.window_start(now), ms("2026-11-23T00:00:00Z"));
-        assert_eq!(Retention::Month.window_start(now), ms("2026-11-01T00:00:00Z"));
+        assert_eq!(
+            Retention::Week.window_start(now),
+            ms("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            Retention::Month.window_start(now),
+            ms("2026-11-01T00:00:00Z")
+        );
         assert_eq!(Retention::NoReset.window_start(now), 0);
-        assert_eq!(Retention::Day.window_end(now), Some(ms("2026-11-26T00:00:00Z")));
-        assert_eq!(Retention::Week.window_end(now), Some(ms("2026-11-30T00:00:00Z")));
-        assert_eq!(Retention::Month.window_end(ms("2026-12-31T23:59:59Z")), Some(ms("2027-01-01T00:00:00Z")));
+        assert_eq!(
+            Retention::Day.window_end(now),
+            Some(ms("2026-11-26T00:00:00Z"))
+        );
+        assert_eq!(
+            Retention::Week.window_end(now),
+            Some(ms("2026-11-30T00:00:00Z"))
+        );
+        assert_eq!(
+            Retention::Month.window_end(ms("2026-12-31T23:59:59Z")),
+            Some(ms("2027-01-01T00:00:00Z"))
+        );
         assert_eq!(Retention::NoReset.window_end(now), None);
     }
 
@@ -223,8 +238,14 @@ mod tests {
     fn a_boundary_instant_belongs_to_the_new_window() {
         let monday = ms("2026-11-30T00:00:00Z");
         assert_eq!(Retention::Week.window_start(monday), monday);
-        assert_eq!(Retention::Week.window_start(monday - 1), ms("2026-11-23T00:00:00Z"));
-        assert_eq!(Retention::Day.window_start(monday - 1), ms("2026-11-29T00:00:00Z"));
+        assert_eq!(
+            Retention::Week.window_start(monday - 1),
+            ms("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            Retention::Day.window_start(monday - 1),
+            ms("2026-11-29T00:00:00Z")
+        );
     }
 
     #[test]
