@@ -260,9 +260,15 @@ async function run() {
         assert.ok((await page.locator("table#models").textContent()).includes(MODEL), `table#models lacks ${MODEL}`);
         await shot(page, "models");
 
+        // The playground streams an answer from the mock (which echoes the words reversed).
         await page.goto(`${stack.base}/playground`);
-        assert.ok((await page.locator("select").count()) >= 1, "no model select on /playground");
-        assert.ok((await page.locator("textarea").count()) >= 1, "no message textarea on /playground");
+        const pg = page.locator("#playground-form");
+        await pg.locator('select[name="model"]').selectOption(MODEL);
+        await pg.locator('textarea[name="message"]').fill("alpha beta gamma");
+        await pg.locator('[type="submit"]').first().click();
+        await page.waitForFunction(() => document.querySelector("#chat")?.textContent.includes("gamma beta alpha"), null, {
+            timeout: 20_000,
+        });
         await shot(page, "playground");
 
         // Secrets never reach the log.

@@ -7,11 +7,12 @@ them); without those, target/debug is used.
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -205,9 +206,9 @@ class Switchyard:
         )
         try:
             wait_http(f"{self.base}/health", self.proc)
-        except Exception:
+        except Exception as e:
             self.stop()
-            raise
+            raise RuntimeError(f"{e}\n{log_path}:\n{log_path.read_text(errors='replace')[-3000:]}") from e
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -339,12 +340,17 @@ class Dashboard:
         return self.submit("/login", "login-form", {"email": email, "password": password})
 
 
+def location_path(r: requests.Response) -> str:
+    """The path a redirect points at (without its query string)."""
+    return urlsplit(r.headers.get("location", "")).path
+
+
 def signup_account(base: str, email: str, password: str = "pytest-password-1") -> Dashboard:
     """A new non-admin account made through the sign-up form; returns its logged-in client."""
     d = Dashboard(base)
     r = d.signup(email, password)
     assert r.status_code == 303, f"sign-up: {r.status_code} {r.text[:300]}"
-    assert r.headers["location"].endswith("/keys"), r.headers
+    assert location_path(r) == "/keys", r.headers
     return d
 
 
@@ -358,3 +364,31 @@ def chat_call(base: str, key: str, model: str = EXACT_MODEL, words: int = 10,
             "messages": [{"role": "user", "content": " ".join(f"w{i}" for i in range(words))}],
             "max_tokens": words if max_tokens is None else max_tokens}
     return requests.post(base + "/v1/chat/completions", json=body, headers=h, timeout=timeout)
+
+
+def account_held_nanos(sy: Switchyard, email: str) -> int:
+    """The account's open holds (calls not settled yet), read from the server's database."""
+    url = sy.env.get("SWITCHYARD_DATABASE_URL")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT held_nanos FROM accounts WHERE email = %s", (email,)).fetchone()
+    else:
+        conn = sqlite3.connect(f"file:{sy.data / 'switchyard.db'}?mode=ro", uri=True, timeout=10)
+        try:
+            row = conn.execute("SELECT held_nanos FROM accounts WHERE email = ?", (email,)).fetchone()
+        finally:
+            conn.close()
+    assert row is not None, f"no account {email}"
+    return row[0]
+
+
+def wait_settled(sy: Switchyard, email: str, timeout: float = 10.0) -> None:
+    """Waits until every call of the account is settled: settlement runs on a
+    background task after the response, so a read right after a call may not
+    see its charge yet."""
+    deadline = time.monotonic() + timeout
+    while (held := account_held_nanos(sy, email)) != 0:
+        assert time.monotonic() < deadline, f"{email}: {held} nano-USD still held after {timeout}s"
+        time.sleep(0.05)

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from conftest import CREDITS_PER_USD, EXACT_MODEL, EXACT_USD_PER_TOKEN, chat_call, platform_config, start_switchyard
+from conftest import (CREDITS_PER_USD, EXACT_MODEL, EXACT_USD_PER_TOKEN, chat_call, platform_config, start_switchyard,
+                      wait_settled)
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 GRANT_USD = 2.5
@@ -66,6 +67,7 @@ def flow(sy) -> dict:
     calls = [chat_call(sy.base, key["key"], words=WORDS, headers={"X-Client-Request-Id": f"client-{i}"})
              for i in range(CALLS)]
     failed = chat_call(sy.base, key["key"], model="test/fail-500", words=WORDS)
+    wait_settled(sy, "admin@localhost")
     return {"key": key, "refused": refused, "calls": calls, "failed": failed,
             "inference_ids": [c.headers.get("x-inference-id") for c in calls]}
 
@@ -297,8 +299,8 @@ def test_logs(sy, flow):
 
 def test_key_spending_limit(switchyard_factory):
     sy = switchyard_factory(NO_BYPASS, name="limit")
+    mgmt = sy.create_key("--management", name="mgmt")  # makes the bootstrap administrator
     sy.cli_ok("credits", "add", "admin@localhost", "10", "--note", "limit test")
-    mgmt = sy.create_key("--management", name="mgmt")
     r = requests.post(sy.base + "/v1/keys", json={"name": "capped", "limit": {"retention": "no_reset", "threshold": 0.012}},
                       headers={"Authorization": f"Bearer {mgmt['key']}"}, timeout=30)
     assert r.status_code == 200, r.text
@@ -308,6 +310,7 @@ def test_key_spending_limit(switchyard_factory):
     over = chat_call(sy.base, capped["key"], words=WORDS)
     assert_error(over, 403, "key_limit_exceeded")
     assert over.headers.get("x-should-retry") == "false"
+    wait_settled(sy, "admin@localhost")
     own = get_ok(sy, "/v1/key", capped["key"])["data"]
     assert own["monthly_usage"] == usd(2 * CALL_USD)
     # A smaller call still fits under the threshold; raising the limit lets the big one through.
@@ -320,6 +323,7 @@ def test_key_spending_limit(switchyard_factory):
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     # The account paid exactly for what went through.
+    wait_settled(sy, "admin@localhost")
     assert get_ok(sy, "/v2/billing", mgmt["key"])["current_balance"] == usd(10 - 3 * CALL_USD - 2 * EXACT_USD_PER_TOKEN)
 
 
@@ -338,6 +342,7 @@ def test_concurrent_calls_never_overspend(switchyard_factory):
         if r.status_code != 201:
             assert_error(r, 403, "insufficient_balance")
     assert len(ok) == 10, [r.status_code for r in results]
+    wait_settled(sy, "admin@localhost")
     balance = get_ok(sy, "/v2/billing", key)["current_balance"]
     assert balance == usd(grant - 10 * cost) and balance >= 0
     rows = get_ok(sy, "/v2/billing/transactions", key, {"limit": 100})["data"]

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import chat_call, platform_config, start_switchyard
+from conftest import chat_call, platform_config, start_switchyard, wait_settled
 
 RPM = 4
 TPM = 1000
@@ -89,6 +89,7 @@ def test_token_limit(sy):
     big = chat_call(sy.base, key, model=MODEL, words=600)  # 600 prompt + 600 completion tokens
     assert big.status_code == 201, big.text
     assert big.json()["usage"]["total_tokens"] >= TPM
+    wait_settled(sy, "admin@localhost")  # tokens count once the call is settled
     refused = chat_call(sy.base, key, model=MODEL, words=3)
     assert_429(refused)
 

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import EXACT_USD_PER_TOKEN, chat_call, platform_config, signup_account, start_switchyard
+from conftest import (EXACT_USD_PER_TOKEN, account_held_nanos, chat_call, platform_config, signup_account,
+                      start_switchyard, wait_settled)
 
 PG = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not PG, reason="SWITCHYARD_TEST_POSTGRES_URL is unset (scripts/test.sh sets it)")
@@ -89,14 +90,12 @@ def burst(replicas, key: str, n: int) -> list[requests.Response]:
         return list(pool.map(lambda i: chat_call(replicas[i % 2].base, key, words=WORDS), range(n)))
 
 
-def open_holds(pg_url: str, email: str) -> tuple[int, int]:
+def open_holds(pg_url: str, email: str) -> int:
     import psycopg
 
     with psycopg.connect(pg_url) as conn:
-        held = conn.execute("SELECT held_nanos FROM accounts WHERE email = %s", (email,)).fetchone()[0]
-        holds = conn.execute("SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.email = %s",
-                             (email,)).fetchone()[0]
-    return held, holds
+        return conn.execute("SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.email = %s",
+                            (email,)).fetchone()[0]
 
 
 def test_disable_on_one_replica_is_refused_by_the_other(replicas):
@@ -140,6 +139,8 @@ def test_balance_holds_across_replicas(replicas, pg_url):
             assert r.headers.get("x-should-retry") == "false"
     assert len(ok) == 10, sorted(r.status_code for r in results)
     assert {r.request.url.split("/v1/")[0] for r in ok} == {r1.base, r2.base}, "both replicas served calls"
+    wait_settled(r1, email)  # settlement runs after the response
+    assert open_holds(pg_url, email) == 0
 
     left = balance(r1, key)
     assert left == balance(r2, key)
@@ -152,7 +153,6 @@ def test_balance_holds_across_replicas(replicas, pg_url):
     assert sorted(c["reference_id"] for c in charges) == sorted(r.headers["x-inference-id"] for r in ok)
     topups = sum(r["amount"]["usd"] for r in rows if r["direction"] == "TOPUP")
     assert left == pytest.approx(topups - sum(c["amount"]["usd"] for c in charges), abs=1e-9)
-    assert open_holds(pg_url, email) == (0, 0)
 
 
 def test_key_limit_holds_across_replicas(replicas, pg_url):
@@ -172,10 +172,12 @@ def test_key_limit_holds_across_replicas(replicas, pg_url):
             assert r.json()["error"]["code"] == "key_limit_exceeded", r.text
             assert r.headers.get("x-should-retry") == "false"
     assert len(ok) == 3, sorted(r.status_code for r in results)
+    wait_settled(r2, email)
+    assert open_holds(pg_url, email) == 0
     own = requests.get(r1.base + "/v1/key", headers=auth(key), timeout=15).json()["data"]
     assert own["monthly_usage"] == pytest.approx(3 * CALL_USD, abs=1e-9)
     assert balance(r2, key) == pytest.approx(10.0 - 3 * CALL_USD, abs=1e-9)
-    assert open_holds(pg_url, email) == (0, 0)
+    assert account_held_nanos(r1, email) == 0
 
 
 def test_secrets_not_in_replica_logs(replicas):
