@@ -32,15 +32,28 @@ def with_database(url: str, db: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pg_url():
+def databases():
+    """`make()` → the URL of a new, empty database on the test server; all dropped afterwards."""
     import psycopg
 
-    name = f"sy_replicas_{uuid.uuid4().hex[:12]}"
+    made = []
+
+    def make() -> str:
+        name = f"sy_replicas_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return with_database(PG, name)
+
+    yield make
     with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(PG, name)
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def pg_url(databases):
+    return databases()
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +136,20 @@ def test_disable_on_one_replica_is_refused_by_the_other(replicas):
     assert wait_status(r1.base, key, 401) <= 5.0
 
 
+def test_cli_disable_reaches_every_replica(replicas):
+    r1, r2 = replicas
+    created = r1.create_key(name="cli-shared")
+    key, prefix = created["key"], created["prefix"]
+    assert chat_call(r1.base, key, words=3).status_code == 201
+    assert chat_call(r2.base, key, words=3).status_code == 201
+    r1.cli_ok("keys", "disable", prefix)  # the CLI talks to the same database
+    assert wait_status(r2.base, key, 401) <= 5.0
+    assert wait_status(r1.base, key, 401) <= 5.0
+    r2.cli_ok("keys", "enable", prefix)
+    assert wait_status(r1.base, key, 201) <= 5.0
+    assert wait_status(r2.base, key, 201) <= 5.0
+
+
 def test_balance_holds_across_replicas(replicas, pg_url):
     r1, r2 = replicas
     email = "payer@example.com"
@@ -186,3 +213,34 @@ def test_secrets_not_in_replica_logs(replicas):
         leaked = re.findall(r"sy_[A-Za-z0-9]{12}_[A-Za-z0-9]{30,}", log)
         assert not leaked, f"whole API keys appear in {r.log_path}"
         assert "pytest-password-1" not in log
+
+
+def test_rate_limit_is_shared_and_replicas_start_together(mock_upstream, tmp_path_factory, databases):
+    """Two replicas started at the same moment on an empty database (both migrate it),
+    with 6 requests per minute per key: the 7th call is refused whichever replica gets it."""
+    url = databases()
+    config = platform_config(mock_upstream, "default_rpm = 6")
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(start_switchyard, tmp_path_factory.mktemp(f"rpm{i}"), config,
+                               database_url=url, name=f"rpm{i}") for i in (1, 2)]
+        errors = [f.exception() for f in futures]
+    pair = [f.result() for f in futures if f.exception() is None]
+    try:
+        assert not [e for e in errors if e], errors
+        key = pair[0].create_key(name="rpm")["key"]
+        left = 60 - (time.time() % 60)
+        if left < 15:  # windows are fixed minutes: start in a fresh one
+            time.sleep(left + 0.3)
+        remaining = []
+        for i in range(6):
+            r = chat_call(pair[i % 2].base, key, words=3)
+            assert r.status_code == 201, r.text
+            remaining.append(int(r.headers["x-ratelimit-remaining-requests"]))
+        assert remaining == [5, 4, 3, 2, 1, 0]
+        for sy in pair:
+            refused = chat_call(sy.base, key, words=3)
+            assert refused.status_code == 429, refused.text
+            assert int(refused.headers["retry-after"]) >= 1
+    finally:
+        for sy in pair:
+            sy.stop()
