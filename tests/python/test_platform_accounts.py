@@ -2,10 +2,13 @@
 dashboard sign-up and login with session cookies and CSRF tokens, sign-up modes,
 login throttling, `switchyard credits add`, and no secret in the server log."""
 
+import time
+
 import pytest
 import requests
 
-from conftest import CREDITS_PER_USD, Dashboard, location_path, platform_config, signup_account, start_switchyard
+from conftest import (CREDITS_PER_USD, Dashboard, location_path, parse_forms, platform_config, signup_account,
+                      start_switchyard)
 
 BOSS = "boss@example.com"
 BOSS_PASSWORD = "boss-password-1"
@@ -122,6 +125,42 @@ def test_forms_need_the_csrf_token(sy):
     assert "no-token" not in page and "bad-token" not in page and "foreign" not in page
     ok = d.submit("/keys", "create-key-form", {"name": "with-token"})
     assert ok.status_code in (200, 303), ok.status_code
+
+
+def test_session_cannot_touch_another_accounts_keys(sy):
+    """Account A's session posts every key form of account B's page (with A's own
+    CSRF token): each is refused and B's key is unchanged."""
+    a = signup_account(sy.base, "owner-a@example.com", SIGNUP_PASSWORD)
+    b = signup_account(sy.base, "owner-b@example.com", SIGNUP_PASSWORD)
+    theirs = sy.create_key("--account", "owner-b@example.com", name="b-key")
+    page = b.http.get(sy.base + "/keys", timeout=15)
+    forms = [f for f in parse_forms(page.text)
+             if {"toggle-key", "delete-key", "limit-key", "scopes-key"} & set(f["class"])]
+    assert len(forms) == 4, forms
+    assert all(theirs["prefix"] in f["action"] for f in forms), forms
+    a_token = a.form("/keys", "create-key-form")["fields"]["csrf_token"]
+    values = {"disabled": "true", "retention": "no_reset", "threshold": "0.01", "scope": "model:image"}
+    for f in forms:
+        data = dict(f["fields"], **{k: v for k, v in values.items() if k in f["fields"] or k == "scope"})
+        data["csrf_token"] = a_token
+        r = a.http.post(sy.base + f["action"], data=data, allow_redirects=False, timeout=15)
+        assert r.status_code in (403, 404), f"{f['action']} by another account: {r.status_code}"
+    # A's pages never show B's key.
+    for path in ("/keys", "/keys?kind=management", "/usage", "/billing"):
+        assert theirs["prefix"] not in a.http.get(sy.base + path, timeout=15).text, path
+    own = requests.get(sy.base + "/v1/key", headers={"Authorization": f"Bearer {theirs['key']}"}, timeout=15)
+    assert own.status_code == 200, own.text
+    d = own.json()["data"]
+    assert (d["name"], d["disabled"], d.get("limit")) == ("b-key", False, None), d
+    # The same toggle form works for its owner (so the refusals above were about ownership).
+    toggle = next(f for f in forms if "toggle-key" in f["class"])
+    r = b.http.post(sy.base + toggle["action"], data=toggle["fields"], allow_redirects=False, timeout=15)
+    assert r.status_code == 303, r.status_code
+    deadline = time.monotonic() + 5
+    while requests.get(sy.base + "/v1/key", headers={"Authorization": f"Bearer {theirs['key']}"},
+                       timeout=15).status_code != 401:
+        assert time.monotonic() < deadline, "the owner's disable did not take"
+        time.sleep(0.1)
 
 
 def test_credits_add(sy, boss):
