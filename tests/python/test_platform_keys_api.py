@@ -264,6 +264,12 @@ def test_other_accounts_keys_are_invisible(sy, mgmt):
         for path in ["/v2/usage", "/v2/usage/detail", "/v2/logs"]:
             r = api(sy, "GET", f"{path}?key_prefix={p}", owner["key"])
             assert r.status_code in (403, 404), f"{path}?key_prefix of another account: {r.status_code} {r.text}"
+    # Money and usage are per account: ours has charges (admins are charged too), theirs none yet.
+    assert api(sy, "GET", "/v2/billing/transactions", mgmt["key"]).json()["data"]
+    for k in (theirs, their_mgmt):
+        assert api(sy, "GET", "/v2/billing/transactions", k["key"]).json()["data"] == []
+        assert api(sy, "GET", "/v2/logs", k["key"]).json()["data"] == []
+        assert api(sy, "GET", "/v2/usage", k["key"]).json()["requests"] == 0
     # Nothing of theirs changed: their key still works and keeps its name.
     time.sleep(2.5)
     assert chat_call(sy.base, theirs["key"], model=CHAT_MODEL, words=3).status_code == 201
