@@ -101,3 +101,29 @@ def test_unlimited_sends_no_headers(switchyard_factory):
         r = chat_call(sy.base, key, model=MODEL, words=3)
         assert r.status_code == 201, r.text
     assert not [h for h in r.headers if h.lower().startswith("x-ratelimit-")], dict(r.headers)
+
+
+def test_every_authenticated_v1_response_has_the_headers(switchyard_factory):
+    sy = switchyard_factory("default_rpm = 1000", name="headers")
+    key = sy.create_key(name="regular")["key"]
+    mgmt = sy.create_key("--management", name="mgmt")["key"]
+    calls = [
+        ("bad request", lambda h: requests.post(sy.base + "/v1/chat/completions", json={"model": MODEL}, headers=h)),
+        ("unknown model", lambda h: requests.post(sy.base + "/v1/chat/completions", headers=h, json={
+            "model": "no/such-model", "messages": [{"role": "user", "content": "hi"}]})),
+        ("stream", lambda h: requests.post(sy.base + "/v1/chat/completions", headers=h, json={
+            "model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]})),
+        ("models", lambda h: requests.get(sy.base + "/v1/models", headers=h)),
+        ("own key", lambda h: requests.get(sy.base + "/v1/key", headers=h)),
+        ("balance", lambda h: requests.get(sy.base + "/v1/billing/balance", headers=h)),
+        ("wrong kind", lambda h: requests.get(sy.base + "/v1/keys", headers=h)),
+    ]
+    seen = []
+    for name, call in calls:
+        r = call({"Authorization": f"Bearer {key}"})
+        assert header_int(r, "x-ratelimit-limit-requests") == 1000, name
+        assert_reset(r, "x-ratelimit-reset-requests")
+        seen.append(header_int(r, "x-ratelimit-remaining-requests"))
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen), seen
+    r = requests.get(sy.base + "/v1/keys", headers={"Authorization": f"Bearer {mgmt}"}, timeout=15)
+    assert r.status_code == 200 and header_int(r, "x-ratelimit-remaining-requests") == 999
