@@ -189,6 +189,86 @@ fn simd_matches_reference_for_every_type_and_row_count() {
     }
 }
 
+/// Q4_K and Q6_K follow llama.cpp's x86 arithmetic exactly (integer sums per pair of Q4_K
+/// sub-blocks or per ggml Q6_K lane, then the same FMAs), so every kernel set equals the
+/// scalar reference bit for bit, in every tile shape.
+#[test]
+fn ggml_exact_types_match_reference_bit_for_bit() {
+    let mut rng = Rng::new(7);
+    for isa in Isa::available() {
+        for wt in [WType::Q4_K, WType::Q6_K] {
+            for k in widths(wt) {
+                let ws: Vec<Vec<u8>> = (0..TILE_WROWS)
+                    .map(|_| random_row(wt, k, &mut rng))
+                    .collect();
+                let rows: Vec<ActRows> = (0..MAX_ROWS)
+                    .map(|_| act_row(wt, &rng.vec(k, 4.0)))
+                    .collect();
+                let acts: Vec<&[u8]> = rows.iter().map(|a| a.row(0)).collect();
+                let wr: Vec<&[u8]> = ws.iter().map(|w| w.as_slice()).collect();
+                for nw in [1, TILE_WROWS] {
+                    for r in 1..=MAX_ROWS {
+                        let mut out = vec![f32::NAN; nw * r];
+                        dot_tile(isa, wt, k, &wr[..nw], &acts[..r], &mut out).unwrap();
+                        for i in 0..nw {
+                            for j in 0..r {
+                                let want = reference::dot(wt, wr[i], acts[j]);
+                                assert_eq!(
+                                    out[i * r + j].to_bits(),
+                                    want.to_bits(),
+                                    "{isa:?} {wt:?} k={k} tile {nw}x{r} at ({i},{j})"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Known answer for the Q4_K order: one FMA per pair of sub-blocks, `acc − accm` at the end.
+#[test]
+fn q4_k_accumulates_per_pair_of_sub_blocks() {
+    // One super-block: d = 1, dmin = 0.5, scales 1..=8 and mins 0 (sub-blocks 0..4 use the
+    // plain 6-bit fields), every quant 1; activation d = 2^-20, all ones except 127s.
+    let mut w = vec![0u8; 144];
+    w[0..2].copy_from_slice(&half::f16::from_f32(1.0).to_le_bytes());
+    w[2..4].copy_from_slice(&half::f16::from_f32(0.5).to_le_bytes());
+    for j in 0..4 {
+        w[4 + j] = (j + 1) as u8; // scales of sub-blocks 0..4
+        w[8 + j] = 1; // mins of sub-blocks 0..4
+        w[12 + j] = (j + 5) as u8 | (1 << 4); // scale j+5, min 1 of sub-blocks 4..8
+    }
+    w[16..144].fill(0x11);
+    let x: Vec<f32> = (0..256)
+        .map(|i| if i % 7 == 0 { 1.0 } else { 0.25 })
+        .collect();
+    let a = act_row(WType::Q4_K, &x);
+    let y = a.row(0);
+    let dy = f32::from_le_bytes(y[0..4].try_into().unwrap());
+    let q = |i: usize| y[4 + i] as i8 as i32;
+    let (mut acc, mut accm) = (0.0f32, 0.0f32);
+    for p in 0..4 {
+        let (mut si, mut sm) = (0, 0);
+        for j in [2 * p, 2 * p + 1] {
+            let s: i32 = (0..32).map(|l| q(32 * j + l)).sum();
+            si += (j as i32 + 1) * s;
+            sm += s;
+        }
+        acc = (si as f32).mul_add(dy, acc);
+        accm = (sm as f32).mul_add(0.5 * dy, accm);
+    }
+    assert_eq!(
+        reference::dot(WType::Q4_K, &w, y).to_bits(),
+        (acc - accm).to_bits()
+    );
+    let exact: f64 = (0..256)
+        .map(|i| ((i / 32 + 1) as f64 - 0.5) * q(i) as f64 * dy as f64)
+        .sum();
+    assert!((reference::dot(WType::Q4_K, &w, y) as f64 - exact).abs() < 1e-4 * exact.abs());
+}
+
 #[test]
 fn results_do_not_depend_on_rows_per_call() {
     let mut rng = Rng::new(3);
@@ -315,15 +395,18 @@ fn matmul_is_batch_and_thread_invariant() {
     }
 }
 
-/// Attention helpers: SIMD vs scalar (f32 rounding only).
+/// Attention dot products: lane-ordered (tinyBLAS) sums, so SIMD equals the scalar reference
+/// bit for bit; against the exact f64 sum only f32 rounding.
 const VEC_REL_TOL: f32 = 1e-5;
 
 #[test]
 fn attention_vector_ops_match_reference() {
     use half::f16;
+    use switchyard_engine::kernels::act::Lanes;
     use switchyard_engine::kernels::vec;
     let mut rng = Rng::new(5);
     for isa in Isa::available() {
+        let lanes = Lanes::of(isa);
         for n in [1usize, 7, 64, 128, 131] {
             let a = rng.vec(n, 2.0);
             let b = rng.vec(n, 2.0);
@@ -331,13 +414,15 @@ fn attention_vector_ops_match_reference() {
             let bh: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
             let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum::<f32>() + 1e-6;
             let d = vec::dot_f16(isa, &ah, &bh);
-            assert!(
-                (d - vec::dot_f16_ref(&ah, &bh)).abs() <= VEC_REL_TOL * mag,
+            assert_eq!(
+                d.to_bits(),
+                vec::dot_f16_ref(lanes, &ah, &bh).to_bits(),
                 "{isa:?} dot_f16 n={n}"
             );
             let d = vec::dot_f32(isa, &a, &b);
-            assert!(
-                (d - vec::dot_f32_ref(&a, &b)).abs() <= VEC_REL_TOL * mag,
+            assert_eq!(
+                d.to_bits(),
+                vec::dot_f32_ref(lanes, &a, &b).to_bits(),
                 "{isa:?} dot_f32 n={n}"
             );
             let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();

@@ -6,11 +6,14 @@
 //! ```text
 //! cargo run -p switchyard-local --example teacher_forced -- \
 //!     --model FILE --tokens 1,2,3 [--threads 2] [--kv f16|f32] [--isa scalar|avx2|avx512]
-//!     [--step] [--logits-out FILE]
+//!     [--step] [--logits-out FILE] [--dump DIR]
 //! ```
 //!
 //! `--tokens` takes a comma-separated list or a JSON array; no BOS is added. `--step` runs one
-//! forward call per token (the decode path) instead of one batch.
+//! forward call per token (the decode path) instead of one batch. `--dump DIR` (batch only)
+//! writes every intermediate activation of the forward pass as `DIR/NAME.f32` (little-endian
+//! f32, `positions × width`) named as llama.cpp's graph nodes, and `DIR/index.json` (name →
+//! width), to compare the two engines op by op.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,7 +23,8 @@ use switchyard_engine::kernels::Isa;
 use switchyard_engine::{KvType, Logits, Model, ModelOptions};
 
 const USAGE: &str = "usage: teacher_forced --model FILE --tokens IDS [--threads N] \
-                     [--kv f16|f32] [--isa scalar|avx2|avx512] [--step] [--logits-out FILE]";
+                     [--kv f16|f32] [--isa scalar|avx2|avx512] [--step] [--logits-out FILE] \
+                     [--dump DIR]";
 
 struct Args {
     model: PathBuf,
@@ -31,6 +35,7 @@ struct Args {
     /// One forward call per token (the decode path) instead of one batch.
     step: bool,
     logits_out: Option<PathBuf>,
+    dump: Option<PathBuf>,
 }
 
 fn parse_tokens(s: &str) -> Result<Vec<u32>, String> {
@@ -48,6 +53,7 @@ fn parse() -> Result<Option<Args>, String> {
     let (mut model, mut tokens, mut threads, mut kv, mut isa, mut logits_out) =
         (None, None, 2, KvType::F16, None, None);
     let mut step = false;
+    let mut dump = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -67,6 +73,7 @@ fn parse() -> Result<Option<Args>, String> {
             "--step" => step = true,
             "--isa" => isa = Some(parse_isa(&value()?)?),
             "--logits-out" => logits_out = Some(PathBuf::from(value()?)),
+            "--dump" => dump = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -80,6 +87,9 @@ fn parse() -> Result<Option<Args>, String> {
     if tokens.is_empty() {
         return Err("--tokens is empty".into());
     }
+    if step && dump.is_some() {
+        return Err("--dump works on the batch path only (without --step)".into());
+    }
     Ok(Some(Args {
         model,
         tokens,
@@ -88,6 +98,7 @@ fn parse() -> Result<Option<Args>, String> {
         isa,
         step,
         logits_out,
+        dump,
     }))
 }
 
@@ -140,6 +151,8 @@ fn run(args: &Args) -> Result<(), String> {
             all.extend_from_slice(&row);
         }
         all
+    } else if let Some(dir) = &args.dump {
+        forward_dumped(&model, &mut seq, &args.tokens, dir)?
     } else {
         model
             .forward(&mut seq, &args.tokens, Logits::All)
@@ -162,6 +175,38 @@ fn run(args: &Args) -> Result<(), String> {
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{out}").map_err(|e| format!("stdout: {e}"))
+}
+
+/// One batch through [`Model::forward_traced`], every activation written under `dir`.
+fn forward_dumped(
+    model: &Model,
+    seq: &mut switchyard_engine::SeqState,
+    tokens: &[u32],
+    dir: &std::path::Path,
+) -> Result<Vec<f32>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut index = serde_json::Map::new();
+    let mut failed = None;
+    let logits = model
+        .forward_traced(seq, tokens, Logits::All, &mut |name, data| {
+            let mut bytes = Vec::with_capacity(data.len() * 4);
+            for x in data {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            let path = dir.join(format!("{name}.f32"));
+            if let Err(e) = std::fs::write(&path, bytes) {
+                failed.get_or_insert(format!("{}: {e}", path.display()));
+            }
+            index.insert(name.into(), (data.len() / tokens.len()).into());
+        })
+        .map_err(|e| format!("{e}"))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let path = dir.join("index.json");
+    std::fs::write(&path, serde_json::Value::Object(index).to_string())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(logits)
 }
 
 fn main() -> ExitCode {

@@ -2,6 +2,7 @@
 //! type, with a scalar reference and x86 SIMD fast paths chosen at run time, plus the
 //! multi-threaded matrix products built on them.
 
+pub mod act;
 pub mod matmul;
 pub mod quantize;
 pub mod reference;

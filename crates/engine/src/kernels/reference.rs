@@ -56,12 +56,9 @@ pub fn dot(wt: WType, w: &[u8], a: &[u8]) -> f32 {
             let s: i32 = (0..32).map(|j| q5_value(x, 8, j) * i8_at(y, 4 + j)).sum();
             (f16_at(x, 0) * f16_at(y, 0)) * s as f32 + f16_at(x, 2) * f16_at(y, 2)
         }),
-        WType::Q4_K | WType::Q5_K => {
-            let (bytes, five) = if wt == WType::Q4_K {
-                (144, false)
-            } else {
-                (176, true)
-            };
+        WType::Q4_K => q4_k_dot(w, a),
+        WType::Q5_K => {
+            let (bytes, five) = (176, true);
             blocks(w, bytes, a, 292, |x, y| {
                 let scales = &x[4..16];
                 let mut sumi = 0i32;
@@ -78,17 +75,60 @@ pub fn dot(wt: WType, w: &[u8], a: &[u8]) -> f32 {
                 (f16_at(x, 0) * dy) * sumi as f32 - (f16_at(x, 2) * dy) * summ as f32
             })
         }
-        WType::Q6_K => blocks(w, 210, a, 292, |x, y| {
-            let mut sumi = 0i32;
-            for g in 0..16 {
-                let isum: i32 = (0..16)
-                    .map(|l| (q6_value(x, 16 * g + l) - 32) * i8_at(y, 4 + 16 * g + l))
-                    .sum();
-                sumi += x[192 + g] as i8 as i32 * isum;
-            }
-            (f16_at(x, 208) * f32_at(y, 0)) * sumi as f32
-        }),
+        WType::Q6_K => q6_k_dot(w, a),
     }
+}
+
+/// Q4_K in the arithmetic of llama.cpp's x86 kernels for repacked Q4_K weights
+/// (`ggml_gemm_q4_K_8x8_q8_K`, which llama.cpp uses for every Q4_K matrix on AVX2 CPUs when
+/// four or more rows are multiplied, e.g. prompt processing): per super-block and per pair of
+/// sub-blocks, the exact integer sums `Σ scale·q·y` and `Σ min·bsum` are each accumulated with
+/// one FMA, `acc = fma(Σ, d·dy, acc)` and `accm = fma(Σm, dmin·dy, accm)`, in block order; the
+/// result is `acc − accm`.
+pub fn q4_k_dot(w: &[u8], a: &[u8]) -> f32 {
+    let mut acc = 0.0f32;
+    let mut accm = 0.0f32;
+    for (x, y) in w.chunks_exact(144).zip(a.chunks_exact(292)) {
+        let dy = f32_at(y, 0);
+        let dd = f16_at(x, 0) * dy;
+        let dm = f16_at(x, 2) * dy;
+        let scales = &x[4..16];
+        for p in 0..4 {
+            let mut si = 0i32;
+            let mut sm = 0i32;
+            for j in [2 * p, 2 * p + 1] {
+                let (sc, m) = scale_min_k4(j, scales);
+                let isum: i32 = (0..32)
+                    .map(|l| qk_value(x, false, j, l) * i8_at(y, 4 + 32 * j + l))
+                    .sum();
+                si += sc as i32 * isum;
+                sm += m as i32 * (bsum(y, 2 * j) + bsum(y, 2 * j + 1));
+            }
+            acc = (si as f32).mul_add(dd, acc);
+            accm = (sm as f32).mul_add(dm, accm);
+        }
+    }
+    acc - accm
+}
+
+/// Q6_K in the arithmetic of llama.cpp's x86 `ggml_vec_dot_q6_K_q8_K` (AVX2, also used by
+/// its AVX-512 build): 8 lanes, lane `k` holding the exact integer sum over elements
+/// `i ≡ 4k..4k+3 (mod 32)` of `scale·(q − 32)·y`; per super-block each lane is accumulated
+/// with `acc = fma(d·dy, lane, acc)`; the result is ggml's 8-lane horizontal sum.
+pub fn q6_k_dot(w: &[u8], a: &[u8]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    for (x, y) in w.chunks_exact(210).zip(a.chunks_exact(292)) {
+        let d = f32_at(y, 0) * f16_at(x, 208);
+        let mut lanes = [0i32; 8];
+        for i in 0..QK_K {
+            let sc = x[192 + i / 16] as i8 as i32;
+            lanes[(i % 32) / 4] += sc * (q6_value(x, i) - 32) * i8_at(y, 4 + i);
+        }
+        for (c, &l) in acc.iter_mut().zip(&lanes) {
+            *c = d.mul_add(l as f32, *c);
+        }
+    }
+    super::act::hsum(&acc)
 }
 
 /// Dequantises one weight row into `out` (`out.len()` elements), with ggml's arithmetic.

@@ -1,10 +1,15 @@
 //! Small vector operations for attention over the KV cache (f16 or f32 rows), with scalar
 //! references (`*_ref`) and SIMD paths chosen by [`Isa`].
+//!
+//! The dot products follow llama.cpp's tinyBLAS (`llamafile_sgemm`), which computes the
+//! attention scores of a batch: lane `i mod L` accumulates product `i` with an FMA, then the
+//! `L` lanes are summed as ggml sums a register (`L` from [`Lanes::of`]; [`act::dot_lanes`]).
 
 use super::Isa;
+use super::act::{self, Lanes};
 use half::f16;
 
-/// `Σ a[i]·b[i]` (f16 inputs, f32 products and sum).
+/// `Σ a[i]·b[i]` (f16 inputs, f32 products and sum) in tinyBLAS's order.
 pub fn dot_f16(isa: Isa, a: &[f16], b: &[f16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if let Isa::X86(level) = isa
@@ -12,11 +17,10 @@ pub fn dot_f16(isa: Isa, a: &[f16], b: &[f16]) -> f32 {
     {
         return s;
     }
-    let _ = isa;
-    dot_f16_ref(a, b)
+    dot_f16_ref(Lanes::of(isa), a, b)
 }
 
-/// `Σ a[i]·b[i]`.
+/// `Σ a[i]·b[i]` in tinyBLAS's order.
 pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if let Isa::X86(level) = isa
@@ -24,8 +28,7 @@ pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     {
         return s;
     }
-    let _ = isa;
-    dot_f32_ref(a, b)
+    dot_f32_ref(Lanes::of(isa), a, b)
 }
 
 /// `y[i] += alpha · x[i]` (fused multiply-add per element).
@@ -52,14 +55,16 @@ pub fn axpy_f32(isa: Isa, y: &mut [f32], alpha: f32, x: &[f32]) {
     axpy_f32_ref(y, alpha, x)
 }
 
-pub fn dot_f16_ref(a: &[f16], b: &[f16]) -> f32 {
-    a.iter()
-        .zip(b)
-        .fold(0.0, |s, (x, y)| s + x.to_f32() * y.to_f32())
+pub fn dot_f16_ref(lanes: Lanes, a: &[f16], b: &[f16]) -> f32 {
+    act::dot_lanes(
+        lanes,
+        a.iter().map(|x| x.to_f32()),
+        b.iter().map(|x| x.to_f32()),
+    )
 }
 
-pub fn dot_f32_ref(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
+pub fn dot_f32_ref(lanes: Lanes, a: &[f32], b: &[f32]) -> f32 {
+    act::dot_lanes(lanes, a.iter().copied(), b.iter().copied())
 }
 
 pub fn axpy_f16_ref(y: &mut [f32], alpha: f32, x: &[f16]) {

@@ -1,10 +1,13 @@
 //! Causal grouped-query attention of new rows over their sequences' KV caches.
 //!
-//! Follows llama.cpp's (non flash-attention) order: scores `q·k` (q rounded to f16 for an f16
-//! cache), softmax of `scores·scale`, weights rounded to f16 for an f16 cache, then `Σ p·v`.
+//! Follows llama.cpp's (non flash-attention) batch arithmetic: scores `q·k` (q rounded to f16
+//! for an f16 cache) and `Σ p·v` as tinyBLAS computes matrix elements (lane `j mod L` of a
+//! register accumulates term `j` with an FMA, then the lanes are summed in ggml's order), the
+//! softmax of `scores·scale` as `ggml_soft_max_ext`, weights rounded to f16 for an f16 cache.
 
 use super::kv::{KvBuf, KvCache};
 use crate::EngineError;
+use crate::kernels::act::{self, Lanes};
 use crate::kernels::{Isa, vec};
 use half::f16;
 use rayon::prelude::*;
@@ -40,8 +43,8 @@ pub(crate) fn attend(
         ));
     }
     out.par_chunks_mut(hd).enumerate().try_for_each_init(
-        || (Vec::<f32>::new(), Vec::<f16>::new()),
-        |(scores, q16), (i, o)| {
+        || (Vec::<f32>::new(), Vec::<f16>::new(), Vec::<f32>::new()),
+        |(scores, q16, chains), (i, o)| {
             let (r, h) = (i / shape.n_head, i % shape.n_head);
             let (Some(&s), Some(&p)) = (seq.get(r), pos.get(r)) else {
                 return Err(EngineError::Invalid("attention row out of range".into()));
@@ -57,7 +60,9 @@ pub(crate) fn attend(
             let qh = &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
             let n = p + 1;
             scores.clear();
-            o.fill(0.0);
+            let lanes = Lanes::of(isa);
+            chains.clear();
+            chains.resize(lanes.n() * hd, 0.0);
             match (&kv.k, &kv.v) {
                 (KvBuf::F16(k), KvBuf::F16(v)) => {
                     if k.len() < n * kv_dim || v.len() < n * kv_dim {
@@ -69,10 +74,12 @@ pub(crate) fn attend(
                         let kr = &k[j * kv_dim + off..j * kv_dim + off + hd];
                         scores.push(vec::dot_f16(isa, q16, kr));
                     }
-                    super::ops::softmax_scaled(scores, shape.scale);
-                    for (j, &w) in scores.iter().enumerate() {
+                    softmax_padded(isa, lanes, scores, shape.scale);
+                    for (j, &w) in scores.iter().take(n).enumerate() {
                         let w = f16::from_f32(w).to_f32();
-                        vec::axpy_f16(isa, o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
+                        let c = (j % lanes.n()) * hd;
+                        let vr = &v[j * kv_dim + off..j * kv_dim + off + hd];
+                        vec::axpy_f16(isa, &mut chains[c..c + hd], w, vr);
                     }
                 }
                 (KvBuf::F32(k), KvBuf::F32(v)) => {
@@ -83,14 +90,34 @@ pub(crate) fn attend(
                         let kr = &k[j * kv_dim + off..j * kv_dim + off + hd];
                         scores.push(vec::dot_f32(isa, qh, kr));
                     }
-                    super::ops::softmax_scaled(scores, shape.scale);
-                    for (j, &w) in scores.iter().enumerate() {
-                        vec::axpy_f32(isa, o, w, &v[j * kv_dim + off..j * kv_dim + off + hd]);
+                    softmax_padded(isa, lanes, scores, shape.scale);
+                    for (j, &w) in scores.iter().take(n).enumerate() {
+                        let c = (j % lanes.n()) * hd;
+                        let vr = &v[j * kv_dim + off..j * kv_dim + off + hd];
+                        vec::axpy_f32(isa, &mut chains[c..c + hd], w, vr);
                     }
                 }
                 _ => return Err(EngineError::Invalid("mixed KV cache types".into())),
             }
+            // The lanes' partial sums of each output element, summed in ggml's order.
+            let mut lane = [0.0f32; 16];
+            for (d, out) in o.iter_mut().enumerate() {
+                for (c, x) in lane.iter_mut().take(lanes.n()).enumerate() {
+                    *x = chains[c * hd + d];
+                }
+                *out = act::hsum(&lane[..lanes.n()]);
+            }
             Ok(())
         },
     )
+}
+
+/// The softmax of one row of scores as llama.cpp computes it over its KV cache view, whose
+/// length is a multiple of 32 with the masked positions at `-∞`: the row is padded with `-∞`
+/// to whole registers (so every exponential goes through the vectorised `expf`, and the
+/// padding adds exact zeros to the sum).
+fn softmax_padded(isa: Isa, lanes: Lanes, scores: &mut Vec<f32>, scale: f32) {
+    let n = scores.len();
+    scores.resize(n.next_multiple_of(lanes.n()), f32::NEG_INFINITY);
+    super::ops::softmax_scaled(isa, scores, scale);
 }

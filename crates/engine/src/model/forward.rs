@@ -4,11 +4,11 @@
 use super::attention::{AttnShape, attend};
 use super::config::Hparams;
 use super::kv::KvCache;
-use super::ops::{Rope, rms_norm, rms_norm_inplace, swiglu};
+use super::ops::{Rope, rms_norm, rms_norm_inplace};
 use super::weights::{Layer, Matrix};
-use super::{BatchEntry, Logits, Model};
+use super::{BatchEntry, Logits, Model, Trace};
 use crate::EngineError;
-use crate::kernels::{AType, ActRows, MatMul, reference};
+use crate::kernels::{AType, ActRows, MatMul, act, reference};
 use rayon::prelude::*;
 
 /// Activations quantised once per format and reused by every matrix that takes that format.
@@ -75,6 +75,7 @@ pub(super) fn run(
     model: &Model,
     batch: &mut [BatchEntry<'_>],
     logits: Logits,
+    tr: &mut Trace,
 ) -> Result<Vec<Vec<f32>>, EngineError> {
     let hp = &model.hp;
     // Rows: (entry, position) in batch order; check everything before touching a cache.
@@ -110,7 +111,7 @@ pub(super) fn run(
             toks.push(t);
         }
     }
-    let result = layers(model, batch, &seq_of, &pos_of, &toks, logits);
+    let result = layers(model, batch, &seq_of, &pos_of, &toks, logits, tr);
     for e in batch.iter_mut() {
         match &result {
             Ok(_) => {
@@ -131,6 +132,7 @@ fn layers(
     pos_of: &[usize],
     toks: &[u32],
     logits: Logits,
+    tr: &mut Trace,
 ) -> Result<Vec<Vec<f32>>, EngineError> {
     let hp = &model.hp;
     let w = &model.weights;
@@ -148,6 +150,7 @@ fn layers(
     for (row, &t) in x.chunks_exact_mut(e).zip(toks) {
         reference::dequantize_row(embd.wt(), embd.row(t as usize), row);
     }
+    tr.put(|| "inp_embd".into(), &x);
 
     // RoPE tables per row.
     let rope = Rope {
@@ -176,11 +179,15 @@ fn layers(
     let mut h = vec![0.0f32; m * e];
     for (l, layer) in w.layers.iter().enumerate() {
         norm_rows(&x, &layer.attn_norm, hp.rms_eps, e, &mut h);
+        tr.put(|| format!("attn_norm-{l}"), &h);
         let mut hq = Quantized::new(&h, e);
         let mut q = ctx.linear(&layer.wq, &mut hq, layer.bq.as_deref())?;
         let mut k = ctx.linear(&layer.wk, &mut hq, layer.bk.as_deref())?;
         let v = ctx.linear(&layer.wv, &mut hq, layer.bv.as_deref())?;
         drop(hq);
+        tr.put(|| format!("Qcur-{l}"), &q);
+        tr.put(|| format!("Kcur-{l}"), &k);
+        tr.put(|| format!("Vcur-{l}"), &v);
         heads(
             &mut q,
             q_dim,
@@ -199,6 +206,8 @@ fn layers(
             &rope,
             &tables,
         );
+        tr.put(|| format!("Qrope-{l}"), &q);
+        tr.put(|| format!("Krope-{l}"), &k);
         for (r, &s) in seq_of.iter().enumerate() {
             let entry = batch
                 .get_mut(s)
@@ -212,10 +221,14 @@ fn layers(
         let caches: Vec<&KvCache> = batch.iter().map(|b| &b.seq.cache).collect();
         let mut att = vec![0.0f32; m * q_dim];
         attend(l, &shape, &caches, seq_of, pos_of, &q, &mut att)?;
+        tr.put(|| format!("kqv_out-{l}"), &att);
         let mut aq = Quantized::new(&att, q_dim);
         let o = ctx.linear(&layer.wo, &mut aq, layer.bo.as_deref())?;
+        tr.put(|| format!("attn_out-{l}"), &o);
         add(&mut x, &o);
-        ffn(&ctx, layer, &mut x, &mut h)?;
+        tr.put(|| format!("ffn_inp-{l}"), &x);
+        ffn(&ctx, layer, l, &mut x, &mut h, tr)?;
+        tr.put(|| format!("l_out-{l}"), &x);
     }
 
     // Logits for the requested rows.
@@ -230,8 +243,10 @@ fn layers(
     for (dst, &r) in fin.chunks_exact_mut(e).zip(&pick) {
         rms_norm(&x[r * e..(r + 1) * e], &w.output_norm, hp.rms_eps, dst);
     }
+    tr.put(|| "result_norm".into(), &fin);
     let mut fq = Quantized::new(&fin, e);
     let out = ctx.linear(&w.output, &mut fq, None)?;
+    tr.put(|| "result_output".into(), &out);
     let nv = w.output.n();
     let mut per = vec![Vec::new(); batch.len()];
     for (i, &r) in pick.iter().enumerate() {
@@ -243,18 +258,31 @@ fn layers(
 }
 
 /// The feed-forward block: `x += down(silu(gate(n)) · up(n))` with `n = rms_norm(x)`.
-fn ffn(ctx: &Ctx, layer: &Layer, x: &mut [f32], h: &mut [f32]) -> Result<(), EngineError> {
+fn ffn(
+    ctx: &Ctx,
+    layer: &Layer,
+    l: usize,
+    x: &mut [f32],
+    h: &mut [f32],
+    tr: &mut Trace,
+) -> Result<(), EngineError> {
     let e = ctx.hp.n_embd;
     norm_rows(x, &layer.ffn_norm, ctx.hp.rms_eps, e, h);
+    tr.put(|| format!("ffn_norm-{l}"), h);
     let mut hq = Quantized::new(h, e);
     let mut g = ctx.linear(&layer.gate, &mut hq, None)?;
     let u = ctx.linear(&layer.up, &mut hq, None)?;
     drop(hq);
-    g.par_chunks_mut(4096)
-        .zip(u.par_chunks(4096))
-        .for_each(|(a, b)| swiglu(a, b));
+    tr.put(|| format!("ffn_gate-{l}"), &g);
+    tr.put(|| format!("ffn_up-{l}"), &u);
+    let (isa, n_ff) = (ctx.mm.isa, ctx.hp.n_ff);
+    g.par_chunks_mut(n_ff)
+        .zip(u.par_chunks(n_ff))
+        .for_each(|(a, b)| act::swiglu(isa, a, b));
+    tr.put(|| format!("ffn_swiglu-{l}"), &g);
     let mut gq = Quantized::new(&g, ctx.hp.n_ff);
     let d = ctx.linear(&layer.down, &mut gq, None)?;
+    tr.put(|| format!("ffn_out-{l}"), &d);
     add(x, &d);
     Ok(())
 }

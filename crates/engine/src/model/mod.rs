@@ -154,6 +154,49 @@ impl Model {
         batch: &mut [BatchEntry<'_>],
         logits: Logits,
     ) -> Result<Vec<Vec<f32>>, EngineError> {
-        self.pool.install(|| forward::run(self, batch, logits))
+        self.pool
+            .install(|| forward::run(self, batch, logits, &mut Trace::off()))
+    }
+
+    /// [`Model::forward`] that also hands every intermediate activation to `trace` as
+    /// `(name, rows × width values)`, named as llama.cpp names its graph nodes (`attn_norm-0`,
+    /// `Qcur-0`, `kqv_out-0`, `ffn_inp-0`, `ffn_out-0`, `l_out-0`, `result_norm`, …), for
+    /// comparing the two engines op by op. Slower; for diagnostics only.
+    pub fn forward_traced(
+        &self,
+        seq: &mut SeqState,
+        tokens: &[u32],
+        logits: Logits,
+        trace: &mut TraceFn<'_>,
+    ) -> Result<Vec<f32>, EngineError> {
+        let mut batch = [BatchEntry { seq, tokens }];
+        let mut tr = Trace::on(trace);
+        let mut out = self
+            .pool
+            .install(|| forward::run(self, &mut batch, logits, &mut tr))?;
+        Ok(out.pop().unwrap_or_default())
+    }
+}
+
+/// A receiver of intermediate activations: `(name, rows × width values)`.
+pub type TraceFn<'a> = dyn FnMut(&str, &[f32]) + Send + 'a;
+
+/// An optional receiver of intermediate activations (see [`Model::forward_traced`]).
+pub(crate) struct Trace<'a> {
+    f: Option<&'a mut TraceFn<'a>>,
+}
+
+impl<'a> Trace<'a> {
+    pub(crate) fn off() -> Trace<'static> {
+        Trace { f: None }
+    }
+    pub(crate) fn on(f: &'a mut TraceFn<'a>) -> Trace<'a> {
+        Trace { f: Some(f) }
+    }
+    /// Hands `data` to the receiver under `name()` (not evaluated when tracing is off).
+    pub(crate) fn put(&mut self, name: impl FnOnce() -> String, data: &[f32]) {
+        if let Some(f) = self.f.as_mut() {
+            f(&name(), data);
+        }
     }
 }

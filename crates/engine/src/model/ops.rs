@@ -1,5 +1,7 @@
 //! Row operations of the forward pass, written to follow ggml's arithmetic.
 
+use crate::kernels::{Isa, act};
+
 /// ggml's `rms_norm` then `mul` by the weight: the sum of squares in f64, `1/sqrtf(mean + eps)`
 /// in f32, `out = (x · scale) · w`.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
@@ -64,32 +66,23 @@ impl Rope {
             let (Some(&x0), Some(&x1)) = (x.get(a), x.get(b)) else {
                 return;
             };
-            x[a] = x0 * c - x1 * s;
-            x[b] = x0 * s + x1 * c;
+            // As GCC contracts ggml's `x0*cos - x1*sin` and `x0*sin + x1*cos` (-ffp-contract=fast).
+            x[a] = x0.mul_add(c, -(x1 * s));
+            x[b] = x0.mul_add(s, x1 * c);
         }
     }
 }
 
-/// `g ← silu(g) · u` with `silu(x) = x / (1 + e^-x)`.
-pub fn swiglu(g: &mut [f32], u: &[f32]) {
-    for (a, &b) in g.iter_mut().zip(u) {
-        *a = *a / (1.0 + (-*a).exp()) * b;
-    }
-}
-
-/// ggml's `soft_max_ext` on one row of raw scores: `x·scale`, max-subtracted `expf`, the sum in
-/// f64, then multiplied by `(1/sum)` as f32.
-pub fn softmax_scaled(x: &mut [f32], scale: f32) {
+/// ggml's `soft_max_ext` on one row of raw scores: `x·scale`, the max, the exponentials of
+/// `x − max` and their f64 sum as `ggml_vec_soft_max_f32` ([`act::softmax_exp`]), then each
+/// multiplied by `(1/sum)` as f32.
+pub fn softmax_scaled(isa: Isa, x: &mut [f32], scale: f32) {
     let mut max = f32::NEG_INFINITY;
     for v in x.iter_mut() {
         *v *= scale;
         max = max.max(*v);
     }
-    let mut sum = 0.0f64;
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v as f64;
-    }
+    let sum = act::softmax_exp(isa, x, max);
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;

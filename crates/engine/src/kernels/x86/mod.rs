@@ -8,6 +8,7 @@
 //! operations, so a result never depends on how rows were batched.
 #![allow(unsafe_code)]
 
+pub mod act;
 mod float;
 mod quant;
 mod quant512;
@@ -231,7 +232,11 @@ impl IntDot for Avx2Dot {
         unsafe {
             let mut out = [[0.0f32; R]; W];
             for i in 0..W {
-                out[i] = quant::k4_k5::<Avx2Dot, R, FIVE>(w[i], a);
+                out[i] = if FIVE {
+                    quant::k4_k5::<Avx2Dot, R, true>(w[i], a)
+                } else {
+                    quant::q4_k::<Avx2Dot, R>(w[i], a)
+                };
             }
             out
         }
@@ -277,7 +282,13 @@ impl IntDot for VnniDot {
         a: [&[u8]; R],
     ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
-        unsafe { quant512::tile_k4_k5::<W, R, FIVE>(w, a) }
+        unsafe {
+            if FIVE {
+                quant512::tile_k4_k5::<W, R, true>(w, a)
+            } else {
+                quant512::tile_q4_k::<W, R>(w, a)
+            }
+        }
     }
     #[inline(always)]
     unsafe fn tile_q6_k<const W: usize, const R: usize>(

@@ -230,8 +230,8 @@ unsafe fn bcast_w(v: __m256i, j: usize) -> __m256i {
     unsafe { _mm256_shuffle_epi8(v, _mm256_set1_epi16(((b + 1) << 8) | b)) }
 }
 
-/// Q4_K and Q5_K (`FIVE`): 8 sub-blocks of 32 with 6-bit scales and mins; `Σ min·bsum` from the
-/// activation's block sums.
+/// Q5_K (`FIVE`; Q4_K with `FIVE = false` is [`q4_k`]): 8 sub-blocks of 32 with 6-bit scales
+/// and mins; `Σ min·bsum` from the activation's block sums.
 #[inline(always)]
 pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
     w: &[u8],
@@ -301,6 +301,94 @@ pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
     }
 }
 
+/// The totals of four 8-lane i32 vectors, in lanes 0..4 of the result.
+#[inline(always)]
+pub(super) unsafe fn hsum4_epi32(v: [__m256i; 4]) -> __m128i {
+    // SAFETY: AVX2 is enabled in the calling kernel.
+    unsafe {
+        let h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1))
+    }
+}
+
+/// One Q4_K super-block's float step, as llama.cpp's repacked Q4_K kernels
+/// (`reference::q4_k_dot`): per pair of sub-blocks `j`, `acc = fma(Σ_j, d·dy, acc)` and
+/// `accm = fma(Σm_j, dmin·dy, accm)`, from the exact sums in lanes 0..4 of `sums`/`mins`.
+#[inline(always)]
+pub(super) unsafe fn q4_k_step(
+    sums: __m128i,
+    mins: __m128i,
+    dd: f32,
+    dm: f32,
+    acc: &mut f32,
+    accm: &mut f32,
+) {
+    // SAFETY: SSE2 is always available; FMA is enabled in the calling kernel (so `mul_add` is
+    // one instruction).
+    unsafe {
+        let mut s = [0.0f32; 4];
+        let mut m = [0.0f32; 4];
+        _mm_storeu_ps(s.as_mut_ptr(), _mm_cvtepi32_ps(sums));
+        _mm_storeu_ps(m.as_mut_ptr(), _mm_cvtepi32_ps(mins));
+        for (sj, mj) in s.iter().zip(&m) {
+            *acc = sj.mul_add(dd, *acc);
+            *accm = mj.mul_add(dm, *accm);
+        }
+    }
+}
+
+/// Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins, in the arithmetic of llama.cpp's
+/// repacked Q4_K kernels (see [`q4_k_step`]): the exact sum of each pair of sub-blocks, then one
+/// FMA per pair.
+#[inline(always)]
+pub(super) unsafe fn q4_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    let nb = w.len() / 144;
+    // SAFETY: super-block `i < nb` of `w` (144 bytes) and of every `a[r]` (292 bytes) is in
+    // bounds (the caller's contract); AVX2/FMA/F16C are enabled in the calling kernel.
+    unsafe {
+        let mut acc = [0.0f32; R];
+        let mut accm = [0.0f32; R];
+        let m4 = _mm256_set1_epi8(0x0F);
+        for i in 0..nb {
+            let wp = w.as_ptr().add(i * 144);
+            let dx = f16_at(wp);
+            let dmx = f16_at(wp.add(2));
+            let (sc, mins) = scales_mins_k4(wp.add(4));
+            let sc = _mm256_broadcastsi128_si256(sc);
+            let mut sumj = [[_mm256_setzero_si256(); R]; 4];
+            for (j, sj) in sumj.iter_mut().enumerate() {
+                let q = load256(wp.add(16 + 32 * j));
+                let lo = _mm256_and_si256(q, m4);
+                let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                let s_lo = bcast_w(sc, 2 * j);
+                let s_hi = bcast_w(sc, 2 * j + 1);
+                for r in 0..R {
+                    let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
+                    let p_lo = _mm256_maddubs_epi16(lo, load256(yp));
+                    let p_hi = _mm256_maddubs_epi16(hi, load256(yp.add(32)));
+                    let t = D::dpwssd(_mm256_setzero_si256(), p_lo, s_lo);
+                    sj[r] = D::dpwssd(t, p_hi, s_hi);
+                }
+            }
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(i * 292);
+                let dy = f32_at(yp);
+                let bs = load256(yp.add(260));
+                let pairs =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let summ = _mm_madd_epi16(mins, pairs);
+                let sums = hsum4_epi32([sumj[0][r], sumj[1][r], sumj[2][r], sumj[3][r]]);
+                q4_k_step(sums, summ, dx * dy, dmx * dy, &mut acc[r], &mut accm[r]);
+            }
+        }
+        let mut out = [0.0f32; R];
+        for r in 0..R {
+            out[r] = acc[r] - accm[r];
+        }
+        out
+    }
+}
+
 /// Bits `s..s+2` of each byte of `qh`, moved to bits 4..6.
 #[inline(always)]
 unsafe fn q6_high(qh: __m256i, s: i32, m3: __m256i) -> __m256i {
@@ -311,8 +399,9 @@ unsafe fn q6_high(qh: __m256i, s: i32, m3: __m256i) -> __m256i {
     }
 }
 
-/// Q6_K: 16 groups of 16 with i8 scales; values 0..63 offset by 32, the offset applied through
-/// the activation's block sums.
+/// Q6_K: 16 groups of 16 with i8 scales; values 0..63 offset by 32. As ggml's AVX2 kernel, the
+/// offset is subtracted from each pair of products (`maddubs(q, y) − maddubs(32, y)`) before
+/// the scales, so every i32 lane holds the same partial sum as ggml's.
 #[inline(always)]
 pub(super) unsafe fn q6_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
     let nb = w.len() / 210;
@@ -322,11 +411,11 @@ pub(super) unsafe fn q6_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) ->
         let mut acc = [_mm256_setzero_ps(); R];
         let m4 = _mm256_set1_epi8(0x0F);
         let m3 = _mm256_set1_epi8(3);
+        let m32 = _mm256_set1_epi8(32);
         for i in 0..nb {
             let wp = w.as_ptr().add(i * 210);
             let dx = f16_at(wp.add(208));
             let sc8 = _mm_loadu_si128(wp.add(192) as *const __m128i);
-            let sc16 = _mm256_cvtepi8_epi16(sc8);
             let mut sumi = [_mm256_setzero_si256(); R];
             for half in 0..2 {
                 let ql0 = load256(wp.add(64 * half));
@@ -352,17 +441,19 @@ pub(super) unsafe fn q6_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) ->
                     let sv = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
                     for r in 0..R {
                         let yp = a[r].as_ptr().add(i * 292 + 4 + 128 * half + 32 * quarter);
-                        let p = _mm256_maddubs_epi16(*qv, load256(yp));
+                        let y = load256(yp);
+                        let p = _mm256_sub_epi16(
+                            _mm256_maddubs_epi16(*qv, y),
+                            _mm256_maddubs_epi16(m32, y),
+                        );
                         sumi[r] = D::dpwssd(sumi[r], p, sv);
                     }
                 }
             }
             for r in 0..R {
-                let yp = a[r].as_ptr().add(i * 292);
-                let dy = f32_at(yp);
-                let corr = _mm256_madd_epi16(load256(yp.add(260)), sc16);
-                let s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32(corr, 5));
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s), acc[r]);
+                let dy = f32_at(a[r].as_ptr().add(i * 292));
+                acc[r] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
             }
         }
         let mut out = [0.0f32; R];

@@ -125,7 +125,7 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
     }
 }
 
-/// Q4_K / Q5_K (`FIVE`) for `W` weight rows × `R` activation rows, with each pair of
+/// Q5_K (`FIVE`; Q4_K is [`tile_q4_k`]) for `W` weight rows × `R` activation rows, with each pair of
 /// 32-element sub-blocks in one 512-bit register (the low nibbles of 32 bytes, then their high
 /// nibbles, matching 64 contiguous activation bytes). Integer sums are reduced to 8 lanes
 /// before the same float steps as the AVX2 form. Every output element goes through the same
@@ -221,11 +221,144 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
     }
 }
 
+/// The totals of 16 vectors of 16 i32 lanes: lane `4c + k` of the result is the sum of the
+/// lanes of `v[4k + c]` (a transposing tree of 128-bit shuffles, unpacks and adds).
+#[inline(always)]
+unsafe fn reduce16_epi32(v: [__m512i; 16]) -> __m512i {
+    // SAFETY: AVX-512F is enabled in the calling kernel.
+    unsafe {
+        let mut s1 = [_mm512_setzero_si512(); 8];
+        for (a, o) in s1.iter_mut().enumerate() {
+            let (x, y) = (v[2 * a], v[2 * a + 1]);
+            // [x.q0+x.q2, x.q1+x.q3, y.q0+y.q2, y.q1+y.q3]
+            *o = _mm512_add_epi32(
+                _mm512_shuffle_i64x2::<0x44>(x, y),
+                _mm512_shuffle_i64x2::<0xEE>(x, y),
+            );
+        }
+        let mut s2 = [_mm512_setzero_si512(); 4];
+        for (b, o) in s2.iter_mut().enumerate() {
+            let (x, y) = (s1[2 * b], s1[2 * b + 1]);
+            // 128-bit chunk c: v[4b + c] folded to 4 lanes.
+            *o = _mm512_add_epi32(
+                _mm512_shuffle_i64x2::<0x88>(x, y),
+                _mm512_shuffle_i64x2::<0xDD>(x, y),
+            );
+        }
+        let s3 = [0, 1].map(|e| {
+            let (u, w) = (s2[2 * e], s2[2 * e + 1]);
+            // Per chunk: [u0+u2, w0+w2, u1+u3, w1+w3].
+            _mm512_add_epi32(_mm512_unpacklo_epi32(u, w), _mm512_unpackhi_epi32(u, w))
+        });
+        _mm512_add_epi32(
+            _mm512_unpacklo_epi64(s3[0], s3[1]),
+            _mm512_unpackhi_epi64(s3[0], s3[1]),
+        )
+    }
+}
+
+/// Q4_K for `W` weight rows × `R` activation rows (`W·R ≤ 16`) in the arithmetic of llama.cpp's
+/// repacked Q4_K kernels (`reference::q4_k_dot`): for each pair `j` of sub-blocks the exact
+/// sums of all outputs are gathered into one register ([`reduce16_epi32`]; lane `4r + i` is
+/// output `(i, r)`), then one FMA per pair into 16 f32 accumulators, `acc = fma(Σ_j, d·dy,
+/// acc)` and `accm = fma(Σm_j, dmin·dy, accm)`; the result is `acc − accm`. Every lane goes
+/// through the same operations whatever `W` and `R` are.
+#[inline(always)]
+pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
+    w: [&[u8]; W],
+    a: [&[u8]; R],
+) -> [[f32; R]; W] {
+    use super::quant::{f32_at, scales_mins_k4};
+    let nb = w[0].len() / 144;
+    // Lane 4r + i takes: r (dy), i32 lane 4i + j of the weights' mins, 4r + j of the
+    // activations' pair sums.
+    let lane_r: [i32; 16] = std::array::from_fn(|l| (l / 4) as i32);
+    let idx_m: [[i32; 16]; 4] =
+        std::array::from_fn(|j| std::array::from_fn(|l| (4 * (l % 4) + j) as i32));
+    let idx_b: [[i32; 16]; 4] =
+        std::array::from_fn(|j| std::array::from_fn(|l| (4 * (l / 4) + j) as i32));
+    // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of every `a[r]` (292 bytes)
+    // is in bounds (the caller's contract: whole rows with the same number of super-blocks);
+    // the index arrays hold 16 i32 each; AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in
+    // the calling kernel.
+    unsafe {
+        let ld = |v: &[i32; 16]| _mm512_loadu_si512(v.as_ptr() as *const __m512i);
+        let (lane_r, idx_m, idx_b) = (ld(&lane_r), idx_m.map(|v| ld(&v)), idx_b.map(|v| ld(&v)));
+        let zero = _mm512_setzero_si512();
+        let m4 = _mm256_set1_epi8(0x0F);
+        let mut acc = _mm512_setzero_ps();
+        let mut accm = _mm512_setzero_ps();
+        for s in 0..nb {
+            let mut sc = [zero; W];
+            let mut mins = [0i32; 16];
+            let mut dxs = [0.0f32; 4];
+            let mut dms = [0.0f32; 4];
+            for i in 0..W {
+                let wp = w[i].as_ptr().add(s * 144);
+                let (c, m) = scales_mins_k4(wp.add(4));
+                sc[i] = _mm512_broadcast_i32x4(c);
+                _mm_storeu_si128(mins.as_mut_ptr().add(4 * i) as *mut __m128i, m);
+                dxs[i] = f16_at(wp);
+                dms[i] = f16_at(wp.add(2));
+            }
+            let mut pairs = [0i32; 16];
+            let mut dys = [0.0f32; 4];
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(s * 292);
+                dys[r] = f32_at(yp);
+                let bs = load256(yp.add(260));
+                let p = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                _mm_storeu_si128(pairs.as_mut_ptr().add(4 * r) as *mut __m128i, p);
+            }
+            let dy =
+                _mm512_permutexvar_ps(lane_r, _mm512_castps128_ps512(_mm_loadu_ps(dys.as_ptr())));
+            let dd = _mm512_mul_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(dxs.as_ptr())), dy);
+            let dm = _mm512_mul_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(dms.as_ptr())), dy);
+            let (mz, bz) = (ld(&mins), ld(&pairs));
+            for j in 0..4 {
+                let idx = join(
+                    _mm256_set1_epi16(2 * j as i16),
+                    _mm256_set1_epi16(2 * j as i16 + 1),
+                );
+                let mut xs = [zero; W];
+                let mut svs = [zero; W];
+                for i in 0..W {
+                    let q = load256(w[i].as_ptr().add(s * 144 + 16 + 32 * j));
+                    let lo = _mm256_and_si256(q, m4);
+                    let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    xs[i] = join(lo, hi);
+                    svs[i] = _mm512_permutexvar_epi16(idx, sc[i]);
+                }
+                let mut t = [zero; 16];
+                for r in 0..R {
+                    let yp = a[r].as_ptr().add(s * 292 + 4 + 64 * j);
+                    let y = _mm512_loadu_si512(yp as *const __m512i);
+                    for i in 0..W {
+                        let p = _mm512_maddubs_epi16(xs[i], y);
+                        t[4 * i + r] = _mm512_dpwssd_epi32(zero, p, svs[i]);
+                    }
+                }
+                let sums = reduce16_epi32(t);
+                let sm = _mm512_madd_epi16(
+                    _mm512_permutexvar_epi32(idx_m[j], mz),
+                    _mm512_permutexvar_epi32(idx_b[j], bz),
+                );
+                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), dd, acc);
+                accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sm), dm, accm);
+            }
+        }
+        let mut res = [0.0f32; 16];
+        _mm512_storeu_ps(res.as_mut_ptr(), _mm512_sub_ps(acc, accm));
+        std::array::from_fn(|i| std::array::from_fn(|r| res[4 * r + i]))
+    }
+}
+
 /// Q6_K for `W` weight rows × `R` activation rows: each 512-bit register holds 64 weights (two
 /// 32-element quarters, scale groups `4t .. 4t + 4` of the super-block) matching 64
-/// contiguous activation bytes. Values are 0..63; the offset of 32 is applied through the
-/// activation's block sums. Every output element goes through the same operations whatever
-/// `W` and `R` are.
+/// contiguous activation bytes. Values are 0..63; the offset of 32 is subtracted from each pair
+/// of products before the scales, so that after folding the two quarters every i32 lane holds
+/// the partial sum of ggml's AVX2 kernel (the scalar reference). Every output element goes
+/// through the same operations whatever `W` and `R` are.
 #[inline(always)]
 pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
     w: [&[u8]; W],
@@ -240,6 +373,7 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
         let mut acc = [[_mm256_setzero_ps(); R]; W];
         let m4 = _mm512_set1_epi8(0x0F);
         let m3 = _mm512_set1_epi8(3);
+        let m32 = _mm512_set1_epi8(32);
         for s in 0..nb {
             let mut sc16 = [_mm256_setzero_si256(); W];
             for i in 0..W {
@@ -275,26 +409,23 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
                 for r in 0..R {
                     let yp = a[r].as_ptr().add(s * 292 + 4 + 64 * t);
                     let y = _mm512_loadu_si512(yp as *const __m512i);
+                    let y32 = _mm512_maddubs_epi16(m32, y);
                     for i in 0..W {
-                        let p = _mm512_maddubs_epi16(xs[i], y);
+                        let p = _mm512_sub_epi16(_mm512_maddubs_epi16(xs[i], y), y32);
                         sumi[i][r] = _mm512_dpwssd_epi32(sumi[i][r], p, svs[i]);
                     }
                 }
             }
             for r in 0..R {
-                let yp = a[r].as_ptr().add(s * 292);
-                let dy = f32_at(yp);
-                let bs = load256(yp.add(260));
+                let dy = f32_at(a[r].as_ptr().add(s * 292));
                 for i in 0..W {
                     let dx = f16_at(w[i].as_ptr().add(s * 210 + 208));
-                    let corr = _mm256_madd_epi16(bs, sc16[i]);
                     let s8 = _mm256_add_epi32(
                         _mm512_castsi512_si256(sumi[i][r]),
                         _mm512_extracti64x4_epi64::<1>(sumi[i][r]),
                     );
-                    let v = _mm256_sub_epi32(s8, _mm256_slli_epi32(corr, 5));
                     acc[i][r] =
-                        _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(v), acc[i][r]);
+                        _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s8), acc[i][r]);
                 }
             }
         }

@@ -5,13 +5,18 @@ use super::{X86Level, hsum_ps};
 use half::f16;
 use std::arch::x86_64::*;
 
-/// `Σ a[i]·b[i]` over f16 rows (`None` if the CPU lacks AVX2/FMA/F16C or lengths differ).
+/// `Σ a[i]·b[i]` over f16 rows in tinyBLAS's order for `level` (`None` if the CPU lacks AVX2/FMA/F16C or lengths differ).
 pub fn dot_f16(level: X86Level, a: &[f16], b: &[f16]) -> Option<f32> {
     if a.len() != b.len() || !level.supported() {
         return None;
     }
     // SAFETY: equal lengths checked; the features of every level include AVX2, FMA and F16C.
-    Some(unsafe { dot_f16_avx2(a, b) })
+    Some(unsafe {
+        match level {
+            X86Level::Avx2 => dot_f16_avx2::<8>(a, b),
+            X86Level::Avx512Vnni => dot_f16_avx2::<16>(a, b),
+        }
+    })
 }
 
 /// `y[i] += alpha·x[i]` (`false` if unsupported or lengths differ).
@@ -24,13 +29,18 @@ pub fn axpy_f16(level: X86Level, y: &mut [f32], alpha: f32, x: &[f16]) -> bool {
     true
 }
 
-/// `Σ a[i]·b[i]` over f32 rows.
+/// `Σ a[i]·b[i]` over f32 rows in tinyBLAS's order for `level` (`None` if unsupported).
 pub fn dot_f32(level: X86Level, a: &[f32], b: &[f32]) -> Option<f32> {
     if a.len() != b.len() || !level.supported() {
         return None;
     }
     // SAFETY: equal lengths checked; every level includes AVX2 and FMA.
-    Some(unsafe { dot_f32_avx2(a, b) })
+    Some(unsafe {
+        match level {
+            X86Level::Avx2 => dot_f32_avx2::<8>(a, b),
+            X86Level::Avx512Vnni => dot_f32_avx2::<16>(a, b),
+        }
+    })
 }
 
 /// `y[i] += alpha·x[i]` over f32.
@@ -43,25 +53,57 @@ pub fn axpy_f32(level: X86Level, y: &mut [f32], alpha: f32, x: &[f32]) -> bool {
     true
 }
 
+/// Lane-ordered dot product (`act::dot_lanes`) over rows loaded 8 values at a time by `load`
+/// (`LANES` = 8 or 16: one or two 8-lane accumulators, then `hsum_ps` of their sum, which is
+/// ggml's 16-lane `_mm512_reduce_add_ps` order). A partial last register is zero-padded.
+#[inline(always)]
+unsafe fn dot_lanes<const LANES: usize>(n: usize, load: impl Fn(usize) -> (__m256, __m256)) -> f32 {
+    // SAFETY: `load(i)` reads elements `i..i + 8`, which the callers keep in bounds (`i + 8 ≤
+    // n`, or a zero-padded copy); AVX2/FMA are enabled in the calling function.
+    unsafe {
+        let mut lo = _mm256_setzero_ps();
+        let mut hi = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            let (x, y) = load(i);
+            lo = _mm256_fmadd_ps(x, y, lo);
+            i += 8;
+            if LANES == 16 && i < n {
+                let (x, y) = load(i);
+                hi = _mm256_fmadd_ps(x, y, hi);
+                i += 8;
+            }
+        }
+        if LANES == 16 {
+            hsum_ps(_mm256_add_ps(hi, lo))
+        } else {
+            hsum_ps(lo)
+        }
+    }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_f16_avx2(a: &[f16], b: &[f16]) -> f32 {
+unsafe fn dot_f16_avx2<const LANES: usize>(a: &[f16], b: &[f16]) -> f32 {
     let n = a.len();
     let main = n / 8 * 8;
-    // SAFETY: indices below `main ≤ n` are in bounds of both slices (equal lengths).
+    let mut ta = [f16::ZERO; 8];
+    let mut tb = [f16::ZERO; 8];
+    ta[..n - main].copy_from_slice(&a[main..]);
+    tb[..n - main].copy_from_slice(&b[main..]);
+    // SAFETY: blocks starting below `main` are in bounds of both slices (equal lengths);
+    // the last partial block is read from the zero-padded copies.
     unsafe {
-        let mut acc = _mm256_setzero_ps();
-        let mut i = 0;
-        while i < main {
-            let x = _mm256_cvtph_ps(_mm_loadu_si128(a.as_ptr().add(i) as *const __m128i));
-            let y = _mm256_cvtph_ps(_mm_loadu_si128(b.as_ptr().add(i) as *const __m128i));
-            acc = _mm256_fmadd_ps(x, y, acc);
-            i += 8;
-        }
-        let mut s = hsum_ps(acc);
-        for j in main..n {
-            s += a[j].to_f32() * b[j].to_f32();
-        }
-        s
+        dot_lanes::<LANES>(n, |i| {
+            let (pa, pb) = if i < main {
+                (a.as_ptr().add(i), b.as_ptr().add(i))
+            } else {
+                (ta.as_ptr(), tb.as_ptr())
+            };
+            (
+                _mm256_cvtph_ps(_mm_loadu_si128(pa as *const __m128i)),
+                _mm256_cvtph_ps(_mm_loadu_si128(pb as *const __m128i)),
+            )
+        })
     }
 }
 
@@ -86,24 +128,24 @@ unsafe fn axpy_f16_avx2(y: &mut [f32], alpha: f32, x: &[f16]) {
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+unsafe fn dot_f32_avx2<const LANES: usize>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len();
     let main = n / 8 * 8;
-    // SAFETY: indices below `main ≤ n` are in bounds of both slices (equal lengths).
+    let mut ta = [0.0f32; 8];
+    let mut tb = [0.0f32; 8];
+    ta[..n - main].copy_from_slice(&a[main..]);
+    tb[..n - main].copy_from_slice(&b[main..]);
+    // SAFETY: blocks starting below `main` are in bounds of both slices (equal lengths);
+    // the last partial block is read from the zero-padded copies.
     unsafe {
-        let mut acc = _mm256_setzero_ps();
-        let mut i = 0;
-        while i < main {
-            let x = _mm256_loadu_ps(a.as_ptr().add(i));
-            let y = _mm256_loadu_ps(b.as_ptr().add(i));
-            acc = _mm256_fmadd_ps(x, y, acc);
-            i += 8;
-        }
-        let mut s = hsum_ps(acc);
-        for j in main..n {
-            s += a[j] * b[j];
-        }
-        s
+        dot_lanes::<LANES>(n, |i| {
+            let (pa, pb) = if i < main {
+                (a.as_ptr().add(i), b.as_ptr().add(i))
+            } else {
+                (ta.as_ptr(), tb.as_ptr())
+            };
+            (_mm256_loadu_ps(pa), _mm256_loadu_ps(pb))
+        })
     }
 }
 
