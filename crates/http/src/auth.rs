@@ -92,6 +92,14 @@ impl KeyCache {
         (e.at.elapsed() < self.ttl).then(|| (e.auth.clone(), e.hash))
     }
 
+    /// Drops the cached entries `pred` selects, so a key changed through this
+    /// process (disabled, deleted, its account disabled) is looked up again at
+    /// once; other replicas still notice within the TTL.
+    pub(crate) fn forget(&self, pred: impl Fn(&KeyAuth) -> bool) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, e| !pred(&e.auth));
+    }
+
     fn insert(&self, auth: &KeyAuth, hash: [u8; 32]) {
         if self.ttl.is_zero() {
             return;
@@ -325,6 +333,19 @@ mod tests {
         let off = KeyCache::new(Duration::ZERO);
         off.insert(&a, [7; 32]);
         assert_eq!(off.get("pub"), None);
+    }
+
+    #[test]
+    fn forget_drops_only_the_selected_entries() {
+        let c = KeyCache::new(Duration::from_secs(60));
+        let a = auth("pub_a", KeyKind::Regular);
+        let mut b = auth("pub_b", KeyKind::Regular);
+        b.prefix = "sy_other".into();
+        c.insert(&a, [1; 32]);
+        c.insert(&b, [2; 32]);
+        c.forget(|k| k.prefix == a.prefix);
+        assert_eq!(c.get("pub_a"), None);
+        assert_eq!(c.get("pub_b"), Some((b, [2; 32])));
     }
 
     #[test]

@@ -116,6 +116,18 @@ impl AppState {
         &self.inner.keys
     }
 
+    /// Forgets the cached authentication of one key (changed through this process).
+    pub(crate) fn forget_key(&self, account_id: &str, prefix: &str) {
+        self.inner
+            .keys
+            .forget(|k| k.account_id == account_id && k.prefix == prefix);
+    }
+
+    /// Forgets the cached authentication of every key of an account.
+    pub(crate) fn forget_account(&self, account_id: &str) {
+        self.inner.keys.forget(|k| k.account_id == account_id);
+    }
+
     /// Tracker of background usage-recording tasks.
     pub fn tasks(&self) -> &TaskTracker {
         &self.inner.tasks

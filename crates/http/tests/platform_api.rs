@@ -1003,3 +1003,43 @@ async fn token_rate_limit_counts_settled_tokens() {
     clock.advance_ms(60_000);
     assert_eq!(w.chat(&k.secret, EXACT, 2).await.status, 201);
 }
+
+/// Regression: a key disabled or deleted through this process was still
+/// accepted from the key cache for up to its TTL (2 s). It is now refused on
+/// the very next request; other replicas still notice within the TTL.
+#[tokio::test]
+async fn a_key_disabled_here_is_refused_at_once_not_after_the_cache_ttl() {
+    let mock = MockUpstream::start().await;
+    let w = World::memory(&mock).await;
+    let a = w.account("a@example.com", 5.0).await;
+    let m = w.management(&a).await;
+    let k = w.regular(&a).await;
+    // Authenticated once: now cached.
+    assert_eq!(w.get("/v1/models", &k.secret).await.status, 200);
+    let path = format!("/v1/keys/{}", k.info.prefix);
+    let r = w
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&m.secret),
+            Some(&json!({"disabled": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(w.get("/v1/models", &k.secret).await.status, 401);
+
+    let k2 = w.regular(&a).await;
+    assert_eq!(w.get("/v1/models", &k2.secret).await.status, 200);
+    let r = w
+        .send(
+            Method::DELETE,
+            &format!("/v1/keys/{}", k2.info.prefix),
+            Some(&m.secret),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(w.get("/v1/models", &k2.secret).await.status, 401);
+}

@@ -337,7 +337,10 @@ async fn update(state: &AppState, auth: &KeyAuth, prefix: &str, patch: KeyPatch)
         .update_key(&auth.account_id, prefix, patch)
         .await
     {
-        Ok(Some(k)) => data(key_json(&k, true)),
+        Ok(Some(k)) => {
+            state.forget_key(&auth.account_id, prefix);
+            data(key_json(&k, true))
+        }
         Ok(None) => key_not_found(prefix).with_param("prefix").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -397,7 +400,10 @@ pub(crate) async fn delete(
         return e.into_response();
     }
     match state.platform().delete_key(&auth.account_id, &prefix).await {
-        Ok(true) => ok(json!({"data": {"prefix": prefix, "deleted": true}})),
+        Ok(true) => {
+            state.forget_key(&auth.account_id, &prefix);
+            ok(json!({"data": {"prefix": prefix, "deleted": true}}))
+        }
         Ok(false) => key_not_found(&prefix).with_param("prefix").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }

@@ -325,6 +325,7 @@ pub(crate) async fn set_disabled(
             let disabled = bool_field(&form, "disabled")?;
             not_self(&session, &id)?;
             state.platform().set_account_disabled(&id, disabled).await?;
+            state.forget_account(&id);
             Ok(redirect(if disabled {
                 "/admin?msg=account_disabled"
             } else {

@@ -321,11 +321,13 @@ async fn update(
     prefix: &str,
     patch: KeyPatch,
 ) -> Result<KeyInfo, DashError> {
-    state
+    let key = state
         .platform()
         .update_key(&session.account.id, prefix, patch)
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    state.forget_key(&session.account.id, prefix);
+    Ok(key)
 }
 
 pub(crate) async fn toggle(
@@ -367,6 +369,7 @@ pub(crate) async fn delete(
         if !p.delete_key(account, &prefix).await? {
             return Err(not_found());
         }
+        state.forget_key(account, &prefix);
         Ok::<_, DashError>(key.kind)
     }
     .await;
