@@ -81,6 +81,12 @@ cat >"$WORK/switchyard.toml" <<EOF
 [server]
 shutdown_grace_secs = 2
 
+# The platform path is measured in full (rate-limit window, hold, settlement),
+# with limits high enough that the load never hits them.
+[platform]
+default_rpm = 1000000
+default_tpm = 1000000000
+
 [catalogue]
 builtin = false
 
