@@ -29,6 +29,8 @@ pub struct KeyInfo {
     /// Internal id (the ledger's `key_id`); not shown by the API.
     pub id: String,
     pub prefix: String,
+    /// The owning account's id.
+    pub account_id: String,
     pub name: Option<String>,
     pub kind: KeyKind,
     pub disabled: bool,
@@ -135,6 +137,35 @@ impl Platform {
             Some(r) => self.with_usage(r).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The non-deleted key with this prefix, whichever account owns it (the
+    /// operator's view: the CLI). Dashboard and API use [`Platform::key`].
+    pub async fn key_by_prefix(&self, prefix: &str) -> Result<Option<KeyInfo>, PlatformError> {
+        match self.store.key_by_prefix(prefix).await? {
+            Some(r) => self.with_usage(r).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets the requests/tokens per minute of the key with this prefix,
+    /// whichever account owns it (the operator's view). `None` in a
+    /// dimension: inherit the account's default, else the server's; 0:
+    /// unlimited. Returns the key as it is now, `None` if there is no such key.
+    pub async fn set_key_rate(
+        &self,
+        prefix: &str,
+        rate: RateLimits,
+    ) -> Result<Option<KeyInfo>, PlatformError> {
+        let row = RateRow {
+            rpm: rate.rpm.map(i64::from),
+            tpm: rate.tpm.map(i64::from),
+        };
+        if !self.store.set_key_rate(prefix, row, self.now_ms()).await? {
+            return Ok(None);
+        }
+        tracing::info!(prefix = %prefix, rpm = ?rate.rpm, tpm = ?rate.tpm, "API key rate limits set");
+        self.key_by_prefix(prefix).await
     }
 
     /// Changes the account's key with this prefix; `None` if it has no such key.
@@ -309,6 +340,7 @@ fn key_info(r: KeyRecord, monthly_usage: i64) -> Result<KeyInfo, PlatformError> 
         limit: limit_from_row(r.limit, &r.id)?,
         rate: rate_from_row(r.rate.rpm, r.rate.tpm, &format!("key {}", r.id))?,
         prefix: r.prefix,
+        account_id: r.account_id,
         name: r.name,
         disabled: r.disabled,
         created_at: r.created_at,

@@ -7,7 +7,7 @@
 //! when the minute's requests are used up or its tokens are already at or
 //! over the limit.
 
-use crate::{KeyAuth, Platform, PlatformError, RateKind};
+use crate::{KeyAuth, Platform, PlatformError, RateKind, RateLimits};
 
 const MINUTE_MS: i64 = 60_000;
 /// Windows older than this are deleted by the housekeeping.
@@ -39,9 +39,17 @@ impl Platform {
     /// The key's effective requests/tokens per minute (0: unlimited): the
     /// key's own, else its account's (both in `auth.rate`), else the server's.
     pub fn effective_rate(&self, auth: &KeyAuth) -> (u32, u32) {
+        self.effective_rate_of(auth.rate, RateLimits::default())
+    }
+
+    /// The effective requests/tokens per minute (0: unlimited) of a key
+    /// with its own limits `key` in an account with the defaults `account`.
+    /// `effective_rate_of(RateLimits::default(), account)` is what a key
+    /// without limits of its own gets.
+    pub fn effective_rate_of(&self, key: RateLimits, account: RateLimits) -> (u32, u32) {
         (
-            auth.rate.rpm.unwrap_or(self.config.default_rpm),
-            auth.rate.tpm.unwrap_or(self.config.default_tpm),
+            key.rpm.or(account.rpm).unwrap_or(self.config.default_rpm),
+            key.tpm.or(account.tpm).unwrap_or(self.config.default_tpm),
         )
     }
 

@@ -21,6 +21,7 @@ on_both!(
     deleted_keys_are_gone_and_refused,
     authenticate_tells_valid_disabled_deleted_and_disabled_account_apart,
     authenticate_merges_key_and_account_rate_limits,
+    the_operator_sets_a_keys_rate_by_prefix_and_it_is_enforced,
     monthly_usage_counts_this_months_charges_only,
 );
 
@@ -538,6 +539,113 @@ async fn authenticate_merges_key_and_account_rate_limits(env: Env) {
             rpm: Some(7),
             tpm: Some(50_000)
         }
+    );
+}
+
+async fn the_operator_sets_a_keys_rate_by_prefix_and_it_is_enforced(env: Env) {
+    let p = &env.platform;
+    let a = signup(p, "a@example.com").await;
+    let b = signup(p, "b@example.com").await;
+    let ka = p.create_key(&a.id, regular("ka")).await.unwrap();
+    let kb = p.create_key(&b.id, regular("kb")).await.unwrap();
+    let auth = |secret: String| {
+        let p = p.clone();
+        async move {
+            match p.authenticate(&parsed(&secret)).await.unwrap() {
+                KeyAuthResult::Valid(auth) => auth,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+
+    // The operator's lookup finds any account's key and names its owner.
+    let found = p.key_by_prefix(&kb.info.prefix).await.unwrap().unwrap();
+    assert_eq!(found.account_id, b.id);
+    assert_eq!(found, kb.info);
+    assert_eq!(p.key_by_prefix("sy_nope0").await.unwrap(), None);
+
+    env.clock.advance_ms(5);
+    let set = p
+        .set_key_rate(
+            &kb.info.prefix,
+            RateLimits {
+                rpm: Some(1),
+                tpm: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        set.rate,
+        RateLimits {
+            rpm: Some(1),
+            tpm: None
+        }
+    );
+    assert_eq!(set.updated_at, T0 + 5);
+    // Only that key changed.
+    assert_eq!(
+        p.key(&a.id, &ka.info.prefix).await.unwrap().unwrap().rate,
+        RateLimits::default()
+    );
+
+    // rpm 1: the second request in the minute is refused.
+    let kb_auth = auth(kb.secret.clone()).await;
+    let (rpm, tpm) = p.effective_rate(&kb_auth);
+    assert_eq!((rpm, tpm), (1, p.config().default_tpm));
+    p.rate_check(&kb_auth).await.unwrap();
+    assert!(matches!(
+        p.rate_check(&kb_auth).await,
+        Err(PlatformError::RateLimited { limit: 1, .. })
+    ));
+
+    // The account default applies where the key has none; 0 is unlimited.
+    p.set_account_rate(
+        &b.id,
+        RateLimits {
+            rpm: Some(40),
+            tpm: Some(0),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p.effective_rate(&auth(kb.secret.clone()).await),
+        (1, 0),
+        "key's rpm, account's tpm"
+    );
+    assert_eq!(
+        p.effective_rate_of(
+            RateLimits::default(),
+            RateLimits {
+                rpm: Some(40),
+                tpm: None
+            }
+        ),
+        (40, p.config().default_tpm)
+    );
+    // Cleared: back to the account's default.
+    p.set_key_rate(&kb.info.prefix, RateLimits::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.effective_rate(&auth(kb.secret.clone()).await), (40, 0));
+
+    // Unknown and deleted keys: nothing set.
+    assert_eq!(
+        p.set_key_rate("sy_nope0", RateLimits::default())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(p.delete_key(&b.id, &kb.info.prefix).await.unwrap());
+    assert_eq!(p.key_by_prefix(&kb.info.prefix).await.unwrap(), None);
+    assert_eq!(
+        p.set_key_rate(&kb.info.prefix, RateLimits::default())
+            .await
+            .unwrap(),
+        None
     );
 }
 

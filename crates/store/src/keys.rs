@@ -383,6 +383,26 @@ impl Store {
         Ok(affected > 0)
     }
 
+    /// Sets the per-minute limits of the non-deleted key with this prefix,
+    /// whichever account owns it (the operator's view), stamped `now`.
+    /// `None` in a dimension: inherit. Returns whether the key exists.
+    pub async fn set_key_rate(
+        &self,
+        prefix: &str,
+        rate: RateRow,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let affected = on_pool!(&self.pool, p => sqlx::query(sql::SET_KEY_RATE)
+            .bind(rate.rpm)
+            .bind(rate.tpm)
+            .bind(now)
+            .bind(prefix)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(affected > 0)
+    }
+
     /// Soft-deletes the key with this prefix, whichever account owns it (the
     /// operator's view). Returns whether a non-deleted key existed.
     pub async fn delete_key(&self, prefix: &str) -> Result<bool, StoreError> {

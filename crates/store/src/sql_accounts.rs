@@ -176,6 +176,11 @@ pub const UPDATE_ACCOUNT_KEY: &str = "UPDATE api_keys SET \
 pub const SET_DISABLED: &str = "UPDATE api_keys SET disabled = $1, updated_at = $2 \
      WHERE prefix = $3 AND deleted_at IS NULL";
 
+/// Sets the per-minute limits of the non-deleted key with this prefix,
+/// whichever account owns it (`NULL`: inherit the account's / server's).
+pub const SET_KEY_RATE: &str = "UPDATE api_keys SET rpm_limit = $1, tpm_limit = $2, \
+     updated_at = $3 WHERE prefix = $4 AND deleted_at IS NULL";
+
 pub const SOFT_DELETE: &str = "UPDATE api_keys SET deleted_at = $1, updated_at = $1 \
      WHERE prefix = $2 AND deleted_at IS NULL";
 

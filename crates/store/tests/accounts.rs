@@ -388,6 +388,49 @@ async fn keys_are_scoped_to_their_account_and_updated_in_place() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operator_sets_a_keys_rate_by_prefix_whichever_account_owns_it() {
+    on_both("key-rate", |s: Store| async move {
+        let a1 = s.create_key_at(&key_of("acct_a", "a1"), 10).await.unwrap();
+        let b1 = s.create_key_at(&key_of("acct_b", "b1"), 10).await.unwrap();
+        let rate = RateRow {
+            rpm: Some(7),
+            tpm: Some(0),
+        };
+        assert!(s.set_key_rate(&b1.record.prefix, rate, 60).await.unwrap());
+        let b = s.key_by_prefix(&b1.record.prefix).await.unwrap().unwrap();
+        assert_eq!(
+            (b.rate, b.updated_at, b.account_id.as_str()),
+            (rate, 60, "acct_b")
+        );
+        // The other account's key is untouched.
+        assert_eq!(
+            s.key_by_prefix(&a1.record.prefix).await.unwrap(),
+            Some(a1.record.clone())
+        );
+        // The key's authentication record carries the new limits.
+        let auth = s
+            .find_key_for_auth(&b1.record.public_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.rate, rate);
+        // Back to inheriting.
+        assert!(
+            s.set_key_rate(&b1.record.prefix, RateRow::default(), 61)
+                .await
+                .unwrap()
+        );
+        let b = s.key_by_prefix(&b1.record.prefix).await.unwrap().unwrap();
+        assert_eq!(b.rate, RateRow::default());
+        // Unknown and deleted keys: nothing to set.
+        assert!(!s.set_key_rate("sy_nope0", rate, 62).await.unwrap());
+        assert!(s.delete_key(&b1.record.prefix).await.unwrap());
+        assert!(!s.set_key_rate(&b1.record.prefix, rate, 63).await.unwrap());
+    })
+    .await;
+}
+
 /// Inserts keys as the pre-account binary did: `scopes` `[]` (every scope
 /// then) for the first, `["model:chat"]` for the second.
 macro_rules! insert_old_keys {
