@@ -37,6 +37,6 @@ pub use platform::Platform;
 pub use range::{ReportRange, Tz, parse_range, parse_tz};
 pub use ratelimit::{Dim, RateStatus};
 pub use reports::{
-    GroupBy, LogPage, LogQuery, LogRow, LogStatus, ModelSpend, UsageGroup, UsageSummary,
+    GroupBy, KeyUsage, LogPage, LogQuery, LogRow, LogStatus, ModelSpend, UsageGroup, UsageSummary,
 };
 pub use types::{KeyKind, KeyLimit, RateLimits, Retention, Scope, Scopes, allows};

@@ -99,6 +99,15 @@ impl UsageGroup {
     }
 }
 
+/// The usage of one key of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// Internal key id (`KeyInfo::id`); `None` for requests without a key.
+    pub key_id: Option<String>,
+    /// The sums (`day` and `model` are `None`).
+    pub usage: UsageGroup,
+}
+
 /// A request's outcome, for filtering the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogStatus {
@@ -253,6 +262,26 @@ impl Platform {
             }
         }
         Ok(out)
+    }
+
+    /// Usage of each of the account's keys over `range` (deleted keys
+    /// included), highest spend first (by key id on ties).
+    pub async fn usage_by_key(
+        &self,
+        account_id: &str,
+        range: ReportRange,
+    ) -> Result<Vec<KeyUsage>, PlatformError> {
+        let groups = self
+            .store
+            .usage_key_groups(&scope(account_id, None, range))
+            .await?;
+        Ok(groups
+            .into_iter()
+            .map(|(key_id, sums)| KeyUsage {
+                key_id,
+                usage: UsageGroup::new(None, None, &sums),
+            })
+            .collect())
     }
 
     /// One page of the request log, newest first, with the total count.

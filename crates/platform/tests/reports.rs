@@ -163,6 +163,40 @@ async fn summary_counts_charged_requests_and_orders_models_by_spend(env: Env) {
         (cross.spend, cross.requests, cross.models.len()),
         (Nanos::ZERO, 0, 0)
     );
+
+    // Per key: this account's keys only, highest spend first, failed calls
+    // counted as requests but not charged.
+    let by_key: Vec<_> = p
+        .usage_by_key(&acct, r)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| {
+            (
+                k.key_id.unwrap(),
+                k.usage.spend.0,
+                k.usage.total,
+                k.usage.succeeded,
+                k.usage.input_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_key,
+        vec![
+            (k2.key_id.clone(), 2_000, 2, 1, 20),
+            (k1.key_id.clone(), 1_200, 2, 2, 20),
+        ]
+    );
+    let wide_keys = p.usage_by_key(&acct, wider).await.unwrap();
+    assert_eq!(wide_keys[0].key_id.as_deref(), Some(k1.key_id.as_str()));
+    assert_eq!(wide_keys[0].usage.spend, Nanos(19_200));
+    assert_eq!(
+        p.usage_by_key(&acct, range("2027-01-01T00:00:00Z", "2027-01-02T00:00:00Z"))
+            .await
+            .unwrap(),
+        vec![]
+    );
 }
 
 fn days(groups: &[UsageGroup]) -> Vec<(String, i64, u64)> {

@@ -185,6 +185,28 @@ impl Store {
         })
     }
 
+    /// Sums per key (internal key id; `None` for rows without one),
+    /// highest spend first.
+    pub async fn usage_key_groups(
+        &self,
+        s: &ReportScope<'_>,
+    ) -> Result<Vec<(Option<String>, GroupSums)>, StoreError> {
+        on_pool!(&self.pool, p => {
+            let rows = sqlx::query(sql_money::USAGE_KEY_GROUPS)
+                .bind(s.account_id)
+                .bind(s.key_id)
+                .bind(s.start_ms)
+                .bind(s.end_ms)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| -> Result<(Option<String>, GroupSums), StoreError> {
+                    Ok((r.opt_text("key_id")?, group_sums(r)?))
+                })
+                .collect()
+        })
+    }
+
     /// One page of the request log (newest first) and the number of
     /// matching requests across all pages.
     pub async fn usage_logs(&self, f: &LogFilter<'_>) -> Result<(Vec<LogRecord>, u64), StoreError> {

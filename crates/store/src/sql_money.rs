@@ -214,6 +214,14 @@ pub const USAGE_MODEL_GROUPS: &str = concat!(
     " GROUP BY model ORDER BY spend DESC, model"
 );
 
+/// Per key (`key_id` may be NULL for rows without a key).
+pub const USAGE_KEY_GROUPS: &str = concat!(
+    "SELECT key_id, ",
+    group_sums!(),
+    report_scope!(),
+    " GROUP BY key_id ORDER BY spend DESC, key_id"
+);
+
 /// The WHERE clause of the request log. Fixed parameters: `$1` account,
 /// `$2` key (or NULL), `$3`/`$4` the range, `$5` succeeded (or NULL for any);
 /// then one parameter per model filter value from `$6` on. A value without
