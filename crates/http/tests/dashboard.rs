@@ -2,7 +2,8 @@
 //! keys shown once, form posts for toggle/limit/scopes/delete, CSRF, login
 //! throttling, ownership (404), admin pages, billing, usage charts and the
 //! request log, the playground (with and without streaming), and logs that
-//! never carry secrets.
+//! never carry secrets; rate limits set per key and per account by form
+//! (applied to the next call), and the usage page filtered per key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -19,7 +20,7 @@ use axum::{
 };
 use common::*;
 use switchyard_core::FinishReason;
-use switchyard_platform::{KeyKind, KeyLimit, Nanos, Retention, Scope, TxKind};
+use switchyard_platform::{KeyKind, KeyLimit, Nanos, RateLimits, Retention, Scope, TxKind};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -541,10 +542,11 @@ async fn another_accounts_prefix_is_not_found_and_unchanged() {
     let (_, prefix, _) = a.create_key("mine", "regular").await;
     let mut b = Browser::new(&t);
     b.signup("intruder@x.io").await;
-    let attempts: [(&str, Vec<(&str, &str)>); 4] = [
+    let attempts: [(&str, Vec<(&str, &str)>); 5] = [
         ("toggle", vec![("disabled", "true")]),
         ("limit", vec![("retention", "day"), ("threshold", "0")]),
         ("scopes", vec![("scope", "model:image")]),
+        ("rate", vec![("rpm", "1"), ("tpm", "1")]),
         ("delete", vec![]),
     ];
     for (action, form) in &attempts {
@@ -559,6 +561,11 @@ async fn another_accounts_prefix_is_not_found_and_unchanged() {
     assert!(!k.disabled);
     assert_eq!(k.limit, None);
     assert_eq!(k.scopes, None);
+    assert_eq!(k.rate, RateLimits::default());
+    // Nor can the intruder read its usage.
+    let r = b.get(&format!("/usage?key={prefix}")).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(!r.body.contains("request-log"));
 }
 
 #[tokio::test]
@@ -613,6 +620,10 @@ async fn admin_pages_are_forbidden_to_others() {
             &*format!("/admin/accounts/{id}/admin"),
             vec![("is_admin", "true")],
         ),
+        (
+            &*format!("/admin/accounts/{id}/rate"),
+            vec![("rpm", "0"), ("tpm", "0")],
+        ),
     ] {
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend(form);
@@ -620,7 +631,9 @@ async fn admin_pages_are_forbidden_to_others() {
     }
     let p = t.state.platform();
     assert_eq!(p.wallet(&id).await.unwrap().balance, Nanos::ZERO);
-    assert!(!p.account(&id).await.unwrap().unwrap().is_admin);
+    let acct = p.account(&id).await.unwrap().unwrap();
+    assert!(!acct.is_admin);
+    assert_eq!(acct.rate, RateLimits::default());
     assert_eq!(
         p.signup_mode().await.unwrap(),
         switchyard_config::SignupMode::Open
@@ -1101,6 +1114,9 @@ async fn transactions_and_the_request_log_page() {
             )
             .await
             .unwrap();
+        // Transactions are ordered by time, then by a random id: keep the
+        // grants in distinct milliseconds so "newest first" is well defined.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     // Newest first, 25 per page, then the rest behind the cursor link.
     let first = b.get("/billing").await;
@@ -1162,4 +1178,317 @@ async fn the_playground_key_name_is_reserved() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Sleeps into the next minute when fewer than 15 s of this one are left, so
+/// a few calls land in one rate-limit window (they are per wall-clock minute).
+async fn early_in_a_minute() {
+    let now = switchyard_store::now_ms();
+    let into = now.rem_euclid(60_000);
+    if into > 45_000 {
+        let wait = 60_000 - into + 200;
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+    }
+}
+
+/// The `<tr data-prefix=…>` row of a key on the keys page.
+fn key_row<'p>(page: &'p Page, prefix: &str) -> &'p str {
+    let start = page
+        .body
+        .find(&format!("data-prefix=\"{prefix}\""))
+        .unwrap_or_else(|| panic!("no row for {prefix}"));
+    let row = &page.body[start..];
+    &row[..row.find("</tr>").unwrap()]
+}
+
+#[tokio::test]
+async fn a_key_rate_set_by_form_applies_to_the_next_call() {
+    let t = setup().await;
+    script_answer(&t, "hi");
+    let mut b = Browser::new(&t);
+    b.signup("rita@x.io").await;
+    credit(&t, "rita@x.io", 5.0).await;
+    let (secret, prefix, _) = b.create_key("k", "regular").await;
+    let id = account_id(&t, "rita@x.io").await;
+    let p = t.state.platform();
+    let default_rpm = p.config().default_rpm;
+
+    // The row has a rate form with the CSRF token; blank fields show what they inherit.
+    let page = b.get("/keys").await;
+    let row = key_row(&page, &prefix);
+    let form_at = row
+        .find("class=\"rate-key inline\"")
+        .expect("no .rate-key form");
+    let form = &row[form_at..row[form_at..].find("</form>").unwrap() + form_at];
+    assert!(
+        form.contains(&format!("action=\"/keys/{prefix}/rate\"")),
+        "{form}"
+    );
+    assert!(form.contains("name=\"csrf_token\""), "{form}");
+    assert!(form.contains("name=\"rpm\""), "{form}");
+    assert!(form.contains("name=\"tpm\""), "{form}");
+    assert!(form.contains("placeholder=\"inherit (3,000)\""), "{form}");
+    assert_eq!(default_rpm, 3000);
+    assert!(page.body.contains("id=\"rate-help\""));
+
+    // Without the token: refused, nothing set.
+    let path = format!("/keys/{prefix}/rate");
+    let r = b.post(&path, &[("rpm", "1")]).await;
+    assert_eq!(r.status, 403);
+    // Bad values: the error page, nothing set.
+    for bad in ["-1", "1.5", "lots", "1000000001"] {
+        let r = b.submit("/keys", &path, &[("rpm", bad), ("tpm", "")]).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(
+            r.body
+                .contains("Requests per minute must be a whole number"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(
+        p.key(&id, &prefix).await.unwrap().unwrap().rate,
+        RateLimits::default()
+    );
+
+    // One call under the default (the key's authentication is now cached).
+    early_in_a_minute().await;
+    let (status, headers, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(headers["x-ratelimit-limit-requests"], "3000");
+
+    // rpm = 1: the next call in this minute is the second, so it is refused,
+    // although the old authentication was cached for up to 2 s.
+    let r = b.submit("/keys", &path, &[("rpm", "1"), ("tpm", "")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/keys?msg=rate_saved");
+    assert_eq!(
+        p.key(&id, &prefix).await.unwrap().unwrap().rate,
+        RateLimits {
+            rpm: Some(1),
+            tpm: None
+        }
+    );
+    let (status, headers, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 429, "{body}");
+    let retry: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(headers["x-ratelimit-limit-requests"], "1");
+
+    let page = b.get("/keys?msg=rate_saved").await;
+    assert!(page.body.contains("The rate limits are saved."));
+    let row = key_row(&page, &prefix);
+    assert!(row.contains("value=\"1\""), "{row}");
+    assert!(row.contains("1 req/min"), "{row}");
+
+    // Blank again: back to the default, and calls go through.
+    let r = b.submit("/keys", &path, &[("rpm", ""), ("tpm", "")]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        p.key(&id, &prefix).await.unwrap().unwrap().rate,
+        RateLimits::default()
+    );
+    let (status, _, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn an_account_rate_set_by_an_admin_is_the_default_of_its_keys() {
+    let t = setup().await;
+    script_answer(&t, "hi");
+    let mut user = Browser::new(&t);
+    user.signup("sam@x.io").await;
+    credit(&t, "sam@x.io", 5.0).await;
+    let (secret, prefix, _) = user.create_key("k", "regular").await;
+    let id = account_id(&t, "sam@x.io").await;
+
+    let mut admin = admin_browser(&t).await;
+    let page = admin.get("/admin").await;
+    let row_at = page.body.find(&format!("data-account=\"{id}\"")).unwrap();
+    let row = &page.body[row_at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("class=\"rate-account inline\""), "{row}");
+    assert!(row.contains(&format!("action=\"/admin/accounts/{id}/rate\"")));
+    assert!(row.contains("name=\"csrf_token\""));
+    assert!(row.contains("placeholder=\"inherit (3,000)\""), "{row}");
+
+    let path = format!("/admin/accounts/{id}/rate");
+    let r = admin.post(&path, &[("rpm", "1")]).await;
+    assert_eq!(r.status, 403, "no token");
+    let r = admin.submit("/admin", &path, &[("rpm", "x")]).await;
+    assert_eq!(r.status, 400);
+    let r = admin
+        .submit(
+            "/admin",
+            "/admin/accounts/acct_nobody/rate",
+            &[("rpm", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    early_in_a_minute().await;
+    let (status, _, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 201, "{body}");
+    let r = admin
+        .submit("/admin", &path, &[("rpm", "1"), ("tpm", "0")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/admin?msg=account_rate_saved");
+    let acct = t.state.platform().account(&id).await.unwrap().unwrap();
+    assert_eq!(
+        acct.rate,
+        RateLimits {
+            rpm: Some(1),
+            tpm: Some(0)
+        }
+    );
+    // The key has no limits of its own: the account's apply at once.
+    let (status, headers, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    let after = admin.get("/admin?msg=account_rate_saved").await;
+    assert!(
+        after.body.contains("The account's rate limits are saved."),
+        "{}",
+        after.body
+    );
+
+    // The owner's keys page shows what a blank field inherits now.
+    let page = user.get("/keys").await;
+    let row = key_row(&page, &prefix);
+    assert!(row.contains("placeholder=\"inherit (1)\""), "{row}");
+    assert!(row.contains("placeholder=\"inherit (unlimited)\""), "{row}");
+    // The key's own value wins over the account's.
+    let r = user
+        .submit("/keys", &format!("/keys/{prefix}/rate"), &[("rpm", "0")])
+        .await;
+    assert_eq!(r.status, 303);
+    let (status, headers, body) = t.call(chat(&secret)).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        !headers.contains_key("x-ratelimit-limit-requests"),
+        "unlimited: no header"
+    );
+}
+
+#[tokio::test]
+async fn the_usage_page_filters_by_key_and_lists_spend_per_key() {
+    let t = setup().await;
+    let mut b = Browser::new(&t);
+    b.signup("una@x.io").await;
+    credit(&t, "una@x.io", 5.0).await;
+    let (s1, p1, _) = b.create_key("first key", "regular").await;
+    let (s2, p2, _) = b.create_key("second key", "regular").await;
+    let (_, p3, _) = b.create_key("idle key", "regular").await;
+    let mut inference = Vec::new();
+    for secret in [&s1, &s2, &s2] {
+        script_answer(&t, "hello");
+        let (status, headers, body) = t.call(chat(secret)).await;
+        assert_eq!(status, 201, "{body}");
+        inference.push(headers["x-inference-id"].to_str().unwrap().to_owned());
+    }
+    t.state.drain().await;
+
+    let all = b.get("/usage?period=7d").await;
+    assert_eq!(all.status, 200);
+    // The key select: every key, "all keys" selected.
+    let select = &all.body[all.body.find("<select id=\"key\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    assert!(
+        select.contains("<option value=\"\" selected>All keys</option>"),
+        "{select}"
+    );
+    for p in [&p1, &p2, &p3] {
+        assert!(select.contains(&format!("value=\"{p}\"")), "{select}");
+    }
+    assert!(select.contains("first key ("));
+    for i in &inference {
+        assert!(all.body.contains(i.as_str()));
+    }
+    assert!(
+        all.body.contains("id=\"total-requests\">3<"),
+        "{}",
+        all.body
+    );
+    // The per-key table: the two keys that were used, the bigger spender first.
+    let table = &all.body[all.body.find("id=\"key-usage\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let at1 = table
+        .find(&format!("data-key-prefix=\"{p1}\""))
+        .expect("no row for key 1");
+    let at2 = table
+        .find(&format!("data-key-prefix=\"{p2}\""))
+        .expect("no row for key 2");
+    assert!(at2 < at1, "two calls outspend one");
+    assert!(!table.contains(&p3), "unused keys have no row");
+    let row2 = &table[at2..];
+    let row2 = &row2[..row2.find("</tr>").unwrap()];
+    assert!(row2.contains("second key"), "{row2}");
+    assert!(row2.contains("<td class=\"num\">2</td>"), "{row2}");
+    assert!(
+        row2.contains(&format!("href=\"/usage?period=7d&amp;key={p2}\"")),
+        "{row2}"
+    );
+
+    // Filtered to the first key: its call only, in the log, totals and charts.
+    let one = b.get(&format!("/usage?period=7d&key={p1}")).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert!(
+        one.body
+            .contains(&format!("<option value=\"{p1}\" selected>"))
+    );
+    assert!(one.body.contains(inference[0].as_str()));
+    assert!(!one.body.contains(inference[1].as_str()));
+    assert!(!one.body.contains(inference[2].as_str()));
+    assert!(
+        one.body.contains("id=\"total-requests\">1<"),
+        "{}",
+        one.body
+    );
+    assert!(
+        one.body.contains("id=\"log-count\">1 requests match."),
+        "{}",
+        one.body
+    );
+    let models = &one.body[one.body.find("id=\"model-usage\"").unwrap()..];
+    let models = &models[..models.find("</table>").unwrap()];
+    assert!(models.contains(MODEL));
+    // Every key is still listed in the per-key table, the chosen one marked.
+    let table = &one.body[one.body.find("id=\"key-usage\"").unwrap()..];
+    assert!(
+        table.contains(&format!("data-key-prefix=\"{p1}\" class=\"selected\"")),
+        "{table}"
+    );
+    assert!(table.contains(&format!("data-key-prefix=\"{p2}\"")));
+    // The pager and links keep the key.
+    let two = b
+        .get(&format!("/usage?period=7d&key={p2}&status=succeeded"))
+        .await;
+    assert!(
+        two.body.contains("id=\"total-requests\">2<"),
+        "{}",
+        two.body
+    );
+    assert!(!two.body.contains(inference[0].as_str()));
+
+    // The idle key: nothing.
+    let idle = b.get(&format!("/usage?period=7d&key={p3}")).await;
+    assert_eq!(idle.status, 200);
+    assert!(idle.body.contains("id=\"no-usage\""));
+    assert!(!idle.body.contains(inference[0].as_str()));
+
+    // Unknown prefixes (and another account's: see the ownership test) are not found.
+    let r = b.get("/usage?key=sy_nope0").await;
+    assert_eq!(r.status, 404);
+    let mut other = Browser::new(&t);
+    other.signup("vic@x.io").await;
+    let r = other.get(&format!("/usage?key={p1}")).await;
+    assert_eq!(r.status, 404);
+    assert!(!r.body.contains(inference[0].as_str()));
+    let r = other.get("/usage").await;
+    assert!(!r.body.contains(&p1));
 }

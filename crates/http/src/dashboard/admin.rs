@@ -1,6 +1,7 @@
 //! The administrators' page: accounts with balances, credit grants, the
 //! sign-up mode, invite codes (shown once), making and unmaking
-//! administrators, disabling accounts. Everyone else gets 403.
+//! administrators, disabling accounts, each account's default rate limits
+//! for its keys. Everyone else gets 403.
 //!
 //! An administrator cannot demote or disable their own account here, so
 //! the last administrator cannot lock everyone out by accident.
@@ -13,10 +14,11 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 use switchyard_config::SignupMode;
-use switchyard_platform::{Account, Nanos, TxKind, Wallet};
+use switchyard_platform::{Account, Nanos, RateLimits, TxKind, Wallet};
 
 use super::{
     csrf::{self, FormData},
+    keys::{parse_rate, per_minute, rate_inputs},
     layout::{Nav, page},
     page::{DashError, date, html_page, redirect},
     session::{Posted, Session},
@@ -93,7 +95,28 @@ fn bool_field(form: &FormData, name: &str) -> Result<bool, DashError> {
     }
 }
 
-fn account_row(a: &Account, w: Option<Wallet>, me: &str, token: &str) -> Markup {
+/// `server`: the server's default requests/tokens per minute (what a blank field means).
+fn account_rate_form(a: &Account, server: (u32, u32), token: &str) -> Markup {
+    html! {
+        span.muted.rate-effective {
+            (per_minute(a.rate.rpm.unwrap_or(server.0))) " req/min · "
+            (per_minute(a.rate.tpm.unwrap_or(server.1))) " tokens/min"
+        }
+        form.rate-account.inline method="post" action=(format!("/admin/accounts/{}/rate", a.id)) {
+            (csrf::hidden(token))
+            (rate_inputs(a.rate, server))
+            button type="submit" { "Save rate" }
+        }
+    }
+}
+
+fn account_row(
+    a: &Account,
+    w: Option<Wallet>,
+    server: (u32, u32),
+    me: &str,
+    token: &str,
+) -> Markup {
     let own = a.id == me;
     html! {
         tr data-account=(a.id) {
@@ -104,6 +127,7 @@ fn account_row(a: &Account, w: Option<Wallet>, me: &str, token: &str) -> Markup 
             td { @if a.disabled { span.badge.off { "disabled" } } @else { span.badge.on { "active" } } }
             td.num.balance { (w.map(|w| w.balance.to_string()).unwrap_or_default()) }
             td.num { (w.map(|w| w.held.to_string()).unwrap_or_default()) }
+            td { (account_rate_form(a, server, token)) }
             td {
                 @if !own {
                     form.admin-toggle.inline method="post" action=(format!("/admin/accounts/{}/admin", a.id)) {
@@ -125,6 +149,7 @@ fn account_row(a: &Account, w: Option<Wallet>, me: &str, token: &str) -> Markup 
 /// The page's content (pure: data in, markup out).
 fn content(
     accounts: &[(Account, Option<Wallet>)],
+    server: (u32, u32),
     mode: SignupMode,
     me: &str,
     token: &str,
@@ -138,11 +163,16 @@ fn content(
         table #accounts {
             thead { tr {
                 th { "Email" } th { "Id" } th { "Created" } th { "Role" } th { "Status" }
-                th.num { "Balance" } th.num { "Held" } th { "Actions" }
+                th.num { "Balance" } th.num { "Held" } th { "Key rate limits" } th { "Actions" }
             } }
             tbody {
-                @for (a, w) in accounts { (account_row(a, *w, me, token)) }
+                @for (a, w) in accounts { (account_row(a, *w, server, me, token)) }
             }
+        }
+        p.muted #account-rate-help {
+            "Key rate limits: each account's default requests and tokens per minute for its keys "
+            "(a key's own limits win). Blank: the server's default ("
+            (per_minute(server.0)) " req/min, " (per_minute(server.1)) " tokens/min); 0 means unlimited."
         }
         h2 { "Grant credit" }
         form #grant-form.inline method="post" action="/admin/grant" {
@@ -199,8 +229,10 @@ async fn render(
         accounts.push((a, w));
     }
     let mode = p.signup_mode().await?;
+    let server = p.effective_rate_of(RateLimits::default(), RateLimits::default());
     let body = content(
         &accounts,
+        server,
         mode,
         &session.account.id,
         &session.csrf,
@@ -336,6 +368,27 @@ pub(crate) async fn set_disabled(
     )
 }
 
+/// An account's default rate limits for its keys (an administrator may
+/// also set their own).
+pub(crate) async fn set_rate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { session, form } = posted;
+    respond(
+        async {
+            session.require_admin()?;
+            let rate = parse_rate(&form)?;
+            state.platform().set_account_rate(&id, rate).await?;
+            // Cached key authentications carry the merged limits: drop the account's.
+            state.forget_account(&id);
+            Ok(redirect("/admin?msg=account_rate_saved"))
+        }
+        .await,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +451,7 @@ mod tests {
                     }),
                 ),
             ],
+            (3000, 0),
             SignupMode::Invite,
             "acct_me",
             "tok",
@@ -406,9 +460,16 @@ mod tests {
         .into_string();
         assert!(html.contains("me&lt;x&gt;@a.b"));
         assert!(html.contains("inv&lt;1&gt;"));
-        assert!(!html.contains("/admin/accounts/acct_me/"));
+        // No role or status change for oneself (the rate form is allowed).
+        assert!(!html.contains("/admin/accounts/acct_me/admin"));
+        assert!(!html.contains("/admin/accounts/acct_me/disable"));
         assert!(html.contains("/admin/accounts/acct_o/admin"));
         assert!(html.contains("<option value=\"invite\" selected>"));
         assert!(html.contains("$1.00"));
+        // Every account, the own one included, has a rate form.
+        assert!(html.contains("action=\"/admin/accounts/acct_me/rate\""));
+        assert!(html.contains("action=\"/admin/accounts/acct_o/rate\""));
+        assert!(html.contains("placeholder=\"inherit (3,000)\""));
+        assert!(html.contains("placeholder=\"inherit (unlimited)\""));
     }
 }

@@ -1,5 +1,6 @@
 //! The keys page: API keys and management keys in two tabs; create (the
-//! secret is shown once), enable/disable, spending limit, scopes, delete.
+//! secret is shown once), enable/disable, spending limit, scopes, rate
+//! limits (requests and tokens per minute), delete.
 //!
 //! Every change names the key by prefix and is scoped to the session's
 //! account: another account's prefix is "not found" (404) and nothing changes.
@@ -12,13 +13,14 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 use switchyard_platform::{
-    CreatedApiKey, KeyInfo, KeyKind, KeyLimit, KeyPatch, Nanos, NewKey, Retention, Scope, Scopes,
+    CreatedApiKey, KeyInfo, KeyKind, KeyLimit, KeyPatch, Nanos, NewKey, RateLimits, Retention,
+    Scope, Scopes,
 };
 
 use super::{
     csrf::{self, FormData},
     layout::{Nav, page},
-    page::{DashError, date, html_page, redirect},
+    page::{DashError, date, html_page, redirect, thousands},
     playground::PLAYGROUND_KEY_NAME,
     session::{Posted, Session},
 };
@@ -134,7 +136,52 @@ fn scopes_form(k: &KeyInfo, token: &str) -> Markup {
     }
 }
 
-fn key_row(k: &KeyInfo, token: &str) -> Markup {
+/// A per-minute limit for people: `unlimited` for 0.
+pub(crate) fn per_minute(n: u32) -> String {
+    if n == 0 {
+        "unlimited".to_owned()
+    } else {
+        thousands(u64::from(n))
+    }
+}
+
+/// What a blank rate field means: the inherited value.
+pub(crate) fn inherit_placeholder(n: u32) -> String {
+    format!("inherit ({})", per_minute(n))
+}
+
+/// The requests/tokens per minute inputs of a rate form: the level's own
+/// value, or blank with the inherited value as placeholder.
+pub(crate) fn rate_inputs(own: RateLimits, inherited: (u32, u32)) -> Markup {
+    html! {
+        input.rate type="number" name="rpm" min="0" step="1"
+            aria-label="Requests per minute (0: unlimited, blank: inherit)"
+            placeholder=(inherit_placeholder(inherited.0)) value=[own.rpm];
+        span.muted { "req/min" }
+        input.rate type="number" name="tpm" min="0" step="1"
+            aria-label="Tokens per minute (0: unlimited, blank: inherit)"
+            placeholder=(inherit_placeholder(inherited.1)) value=[own.tpm];
+        span.muted { "tokens/min" }
+    }
+}
+
+/// `inherited`: the account's defaults, else the server's (what a blank field means).
+fn rate_form(k: &KeyInfo, inherited: (u32, u32), token: &str) -> Markup {
+    let rpm = k.rate.rpm.unwrap_or(inherited.0);
+    let tpm = k.rate.tpm.unwrap_or(inherited.1);
+    html! {
+        span.muted.rate-effective {
+            (per_minute(rpm)) " req/min · " (per_minute(tpm)) " tokens/min"
+        }
+        form.rate-key.inline method="post" action=(format!("/keys/{}/rate", k.prefix)) {
+            (csrf::hidden(token))
+            (rate_inputs(k.rate, inherited))
+            button type="submit" { "Save rate" }
+        }
+    }
+}
+
+fn key_row(k: &KeyInfo, inherited: (u32, u32), token: &str) -> Markup {
     let regular = k.kind == KeyKind::Regular;
     html! {
         tr data-prefix=(k.prefix) {
@@ -154,6 +201,7 @@ fn key_row(k: &KeyInfo, token: &str) -> Markup {
                     span.muted { (scopes_text(&k.scopes)) }
                     (scopes_form(k, token))
                 }
+                td { (rate_form(k, inherited, token)) }
             }
             td {
                 form.toggle-key.inline method="post" action=(format!("/keys/{}/toggle", k.prefix)) {
@@ -189,6 +237,7 @@ fn new_key_box(created: &CreatedApiKey) -> Markup {
 fn content(
     kind: KeyKind,
     keys: &[KeyInfo],
+    inherited: (u32, u32),
     token: &str,
     created: Option<&CreatedApiKey>,
     error: Option<&str>,
@@ -200,7 +249,11 @@ fn content(
             a href="/keys?kind=management" class=[(!regular).then_some("active")] { "Management keys" }
         }
         @if regular {
-            p.muted { "API keys call models (" code { "/v1/chat/completions" } "). Each can have a spending limit and scopes." }
+            p.muted { "API keys call models (" code { "/v1/chat/completions" } "). Each can have a spending limit, scopes and rate limits." }
+            p.muted #rate-help {
+                "Rate limits: requests and tokens per minute. Leave a field blank to inherit your account's default ("
+                (per_minute(inherited.0)) " req/min, " (per_minute(inherited.1)) " tokens/min); 0 means unlimited."
+            }
         } @else {
             p.muted { "Management keys only call the key-management API (" code { "/v1/keys" } ") and the usage and billing reports." }
         }
@@ -219,12 +272,12 @@ fn content(
                 thead {
                     tr {
                         th { "Name" } th { "Prefix" } th { "Status" } th { "Created" }
-                        @if regular { th.num { "This month" } th { "Spending limit" } th { "Scopes" } }
+                        @if regular { th.num { "This month" } th { "Spending limit" } th { "Scopes" } th { "Rate limits" } }
                         th { "Actions" }
                     }
                 }
                 tbody {
-                    @for k in keys { (key_row(k, token)) }
+                    @for k in keys { (key_row(k, inherited, token)) }
                 }
             }
         }
@@ -250,7 +303,16 @@ async fn render(
         KeyKind::Regular => "API keys",
         KeyKind::Management => "Management keys",
     };
-    let body = content(kind, &keys, &session.csrf, created, error.map(|e| e.1));
+    let p = state.platform();
+    let inherited = p.effective_rate_of(RateLimits::default(), session.account.rate);
+    let body = content(
+        kind,
+        &keys,
+        inherited,
+        &session.csrf,
+        created,
+        error.map(|e| e.1),
+    );
     let status = error.map_or(StatusCode::OK, |e| e.0);
     Ok(html_page(
         status,
@@ -405,6 +467,30 @@ pub(crate) fn parse_limit(form: &FormData) -> Result<Option<KeyLimit>, DashError
     }))
 }
 
+/// Largest per-minute limit accepted from a form.
+pub(crate) const MAX_PER_MINUTE: u32 = 1_000_000_000;
+
+/// The rate limits a form asks for: each of `rpm` and `tpm` a whole number
+/// (0: unlimited), or blank (or absent) to inherit.
+pub(crate) fn parse_rate(form: &FormData) -> Result<RateLimits, DashError> {
+    let field = |name: &str, what: &str| -> Result<Option<u32>, DashError> {
+        let Some(v) = form.text(name) else {
+            return Ok(None);
+        };
+        match v.parse::<u32>() {
+            Ok(n) if n <= MAX_PER_MINUTE => Ok(Some(n)),
+            _ => Err(DashError::bad_request(format!(
+                "{what} per minute must be a whole number from 0 (unlimited) to 1,000,000,000, \
+                 or blank to inherit the default."
+            ))),
+        }
+    };
+    Ok(RateLimits {
+        rpm: field("rpm", "Requests")?,
+        tpm: field("tpm", "Tokens")?,
+    })
+}
+
 /// The scopes a form asks for (`all_scopes` checked: every scope, `None`).
 pub(crate) fn parse_scopes(form: &FormData) -> Result<Scopes, DashError> {
     if form.get("all_scopes").is_some() {
@@ -464,6 +550,26 @@ pub(crate) async fn set_scopes(
     }
 }
 
+pub(crate) async fn set_rate(
+    State(state): State<AppState>,
+    Path(prefix): Path<String>,
+    posted: Posted,
+) -> Response {
+    let rate = match parse_rate(&posted.form) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let patch = KeyPatch {
+        rate: Some(rate),
+        ..KeyPatch::default()
+    };
+    // `update` forgets the cached authentication: the new limits apply to the next call.
+    match update(&state, &posted.session, &prefix, patch).await {
+        Ok(k) => back(k.kind, "rate_saved"),
+        Err(e) => e.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +613,59 @@ mod tests {
         );
         assert_eq!(parse_scopes(&form("")).unwrap(), Some(vec![]));
         assert!(parse_scopes(&form("scope=model%3Aeverything")).is_err());
+    }
+
+    #[test]
+    fn rate_forms_parse_blank_as_inherit_or_refuse() {
+        assert_eq!(
+            parse_rate(&form("rpm=&tpm=")).unwrap(),
+            RateLimits::default()
+        );
+        assert_eq!(parse_rate(&form("")).unwrap(), RateLimits::default());
+        assert_eq!(
+            parse_rate(&form("rpm=+60+&tpm=0")).unwrap(),
+            RateLimits {
+                rpm: Some(60),
+                tpm: Some(0)
+            }
+        );
+        for bad in [
+            "rpm=-1",
+            "rpm=1.5",
+            "rpm=abc",
+            "tpm=1000000001",
+            "tpm=99999999999",
+            "rpm=1e3",
+        ] {
+            let e = parse_rate(&form(bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        assert!(
+            parse_rate(&form("tpm=x"))
+                .unwrap_err()
+                .message
+                .starts_with("Tokens per minute")
+        );
+    }
+
+    #[test]
+    fn rate_texts_and_inputs() {
+        assert_eq!(per_minute(0), "unlimited");
+        assert_eq!(per_minute(10_000_000), "10,000,000");
+        let own = RateLimits {
+            rpm: Some(5),
+            tpm: None,
+        };
+        let html = rate_inputs(own, (3000, 0)).into_string();
+        assert!(html.contains("name=\"rpm\""), "{html}");
+        assert!(html.contains("value=\"5\""), "{html}");
+        assert!(html.contains("placeholder=\"inherit (3,000)\""), "{html}");
+        assert!(
+            html.contains("placeholder=\"inherit (unlimited)\""),
+            "{html}"
+        );
+        // The blank tpm field has no value attribute.
+        assert_eq!(html.matches("value=").count(), 1, "{html}");
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub(crate) fn flash_text(code: &str) -> Option<&'static str> {
         "limit_saved" => "The spending limit is saved.",
         "limit_removed" => "The spending limit is removed.",
         "scopes_saved" => "The scopes are saved.",
+        "rate_saved" => "The rate limits are saved. They apply to the next call.",
+        "account_rate_saved" => "The account's rate limits are saved.",
         "granted" => "The credit is granted.",
         "signup_mode_saved" => "The sign-up mode is saved.",
         "admin_granted" => "The account is now an administrator.",

@@ -1,6 +1,10 @@
 //! The usage page: spend per day (stacked by model) and tokens per day as
-//! server-side SVG charts, a per-model table, and the request log with
-//! filters (period, model, status) and paging. Days are UTC.
+//! server-side SVG charts, a per-model table, a per-key table, and the
+//! request log with filters (period, model, status) and paging. Days are UTC.
+//!
+//! The key filter (`key=PREFIX`, one of the session account's keys; another
+//! account's prefix is "not found") narrows the charts, the per-model table
+//! and the log to that key; the per-key table always lists every key.
 
 use std::collections::HashMap;
 
@@ -12,8 +16,8 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 use switchyard_platform::{
-    GroupBy, LogPage, LogQuery, LogStatus, Nanos, ReportRange, Tz, UsageGroup, parse_range,
-    range::local_day,
+    GroupBy, KeyInfo, KeyKind, KeyUsage, LogPage, LogQuery, LogStatus, Nanos, ReportRange, Tz,
+    UsageGroup, parse_range, range::local_day,
 };
 
 use super::{
@@ -36,12 +40,15 @@ const PERIODS: [(&str, &str); 3] = [
 const DEFAULT_PERIOD: &str = "30d";
 /// Longest model filter accepted.
 const MAX_MODEL_FILTER: usize = 256;
+/// Longest key filter accepted (prefixes are 8 characters).
+const MAX_KEY_FILTER: usize = 64;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct UsageQuery {
     period: Option<String>,
     model: Option<String>,
     status: Option<String>,
+    key: Option<String>,
     page: Option<String>,
 }
 
@@ -51,6 +58,8 @@ struct Filters {
     period: &'static str,
     model: Option<String>,
     status: Option<LogStatus>,
+    /// A key prefix.
+    key: Option<String>,
     page: u64,
 }
 
@@ -68,6 +77,12 @@ impl Filters {
             .filter(|m| !m.is_empty())
             .map(|m| m.chars().take(MAX_MODEL_FILTER).collect());
         let status = q.status.as_deref().and_then(|s| LogStatus::parse(s).ok());
+        let key = q
+            .key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| k.chars().take(MAX_KEY_FILTER).collect());
         let page = q
             .page
             .as_deref()
@@ -78,6 +93,7 @@ impl Filters {
             period,
             model,
             status,
+            key,
             page,
         }
     }
@@ -85,6 +101,9 @@ impl Filters {
     /// The query string of these filters on page `page`.
     fn href(&self, page: u64) -> String {
         let mut pairs: Vec<(&str, String)> = vec![("period", self.period.to_owned())];
+        if let Some(k) = &self.key {
+            pairs.push(("key", k.clone()));
+        }
         if let Some(m) = &self.model {
             pairs.push(("model", m.clone()));
         }
@@ -226,7 +245,15 @@ fn chart_series(days: &[String], groups: &[UsageGroup]) -> (Vec<Series>, Vec<Ser
     (spend, tokens)
 }
 
-fn filters_form(f: &Filters, models: &[String]) -> Markup {
+/// `name (prefix…)`, or the prefix alone.
+fn key_label(k: &KeyInfo) -> String {
+    match &k.name {
+        Some(n) => format!("{n} ({}…)", k.prefix),
+        None => format!("{}…", k.prefix),
+    }
+}
+
+fn filters_form(f: &Filters, models: &[String], keys: &[KeyInfo]) -> Markup {
     let mut options: Vec<&str> = models.iter().map(String::as_str).collect();
     if let Some(m) = f.model.as_deref()
         && !options.contains(&m)
@@ -239,6 +266,13 @@ fn filters_form(f: &Filters, models: &[String]) -> Markup {
             select #period name="period" {
                 @for (value, label) in PERIODS {
                     option value=(value) selected[value == f.period] { (label) }
+                }
+            }
+            label for="key" { "Key" }
+            select #key name="key" {
+                option value="" selected[f.key.is_none()] { "All keys" }
+                @for k in keys {
+                    option value=(k.prefix) selected[Some(k.prefix.as_str()) == f.key.as_deref()] { (key_label(k)) }
                 }
             }
             label for="model" { "Model" }
@@ -279,6 +313,52 @@ fn model_table(groups: &[UsageGroup]) -> Markup {
                             td.num { (thousands(g.input_tokens)) }
                             td.num { (thousands(g.output_tokens)) }
                             td.num { (g.spend) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Spend per key over the period (every key, whatever the key filter),
+/// each linking to the page filtered to it.
+fn key_table(f: &Filters, usage: &[KeyUsage], keys: &[KeyInfo]) -> Markup {
+    let find = |id: &Option<String>| {
+        id.as_deref()
+            .and_then(|id| keys.iter().find(|k| k.id == id))
+    };
+    html! {
+        @if usage.is_empty() {
+            p.muted #no-key-usage { "No requests in this period." }
+        } @else {
+            table #key-usage {
+                thead { tr {
+                    th { "Key" } th { "Name" } th.num { "Requests" } th.num { "Failed" }
+                    th.num { "Input tokens" } th.num { "Output tokens" } th.num { "Spend" }
+                } }
+                tbody {
+                    @for u in usage {
+                        @let key = find(&u.key_id);
+                        @let selected = key.is_some_and(|k| Some(k.prefix.as_str()) == f.key.as_deref());
+                        tr data-key-prefix=[key.map(|k| k.prefix.as_str())] class=[selected.then_some("selected")] {
+                            td {
+                                @if let Some(k) = key {
+                                    a href=(Filters { key: Some(k.prefix.clone()), page: 1, ..f.clone() }.href(1)) {
+                                        code { (k.prefix) "…" }
+                                    }
+                                } @else if u.key_id.is_some() {
+                                    span.muted { "deleted key" }
+                                } @else {
+                                    span.muted { "no key" }
+                                }
+                            }
+                            td { (key.and_then(|k| k.name.as_deref()).unwrap_or("—")) }
+                            td.num { (thousands(u.usage.total)) }
+                            td.num { (thousands(u.usage.failed)) }
+                            td.num { (thousands(u.usage.input_tokens)) }
+                            td.num { (thousands(u.usage.output_tokens)) }
+                            td.num { (u.usage.spend) }
                         }
                     }
                 }
@@ -340,17 +420,30 @@ async fn render(state: &AppState, session: &Session, f: &Filters) -> Result<Mark
     let p = state.platform();
     let account = &session.account.id;
     let range = parse_range(Some(f.period), None, None, p.now_ms())?;
+    // The account's own key, or 404 (another account's prefix included).
+    let key_id = match &f.key {
+        Some(prefix) => Some(
+            p.key(account, prefix)
+                .await?
+                .ok_or_else(|| DashError::not_found("You have no key with this prefix."))?
+                .id,
+        ),
+        None => None,
+    };
+    let key_id = key_id.as_deref();
+    let keys: Vec<KeyInfo> = p.list_keys(account, Some(KeyKind::Regular)).await?;
+    let by_key = p.usage_by_key(account, range).await?;
     let by_day = p
-        .usage_groups(account, None, range, GroupBy::DayModel, Tz::UTC)
+        .usage_groups(account, key_id, range, GroupBy::DayModel, Tz::UTC)
         .await?;
     let by_model = p
-        .usage_groups(account, None, range, GroupBy::Model, Tz::UTC)
+        .usage_groups(account, key_id, range, GroupBy::Model, Tz::UTC)
         .await?;
     let log = p
         .logs(
             account,
             LogQuery {
-                key_id: None,
+                key_id: key_id.map(str::to_owned),
                 range,
                 models: f.model.iter().cloned().collect(),
                 statuses: f.status.into_iter().collect(),
@@ -383,7 +476,7 @@ async fn render(state: &AppState, session: &Session, f: &Filters) -> Result<Mark
         tick: short_day,
     });
     let content = html! {
-        (filters_form(f, &model_names))
+        (filters_form(f, &model_names, &keys))
         div.cards {
             div.card { div.muted { "Spend" } div.figure #total-spend { (total_spend) } }
             div.card { div.muted { "Requests" } div.figure #total-requests { (thousands(total_requests)) } }
@@ -394,6 +487,8 @@ async fn render(state: &AppState, session: &Session, f: &Filters) -> Result<Mark
         (tokens_chart)
         h2 { "By model" }
         (model_table(&by_model))
+        h2 { "By key" }
+        (key_table(f, &by_key, &keys))
         h2 { "Request log" }
         (log_table(f, &log))
     };
@@ -476,6 +571,7 @@ mod tests {
             period: Some("1000d".into()),
             model: Some("  ".into()),
             status: Some("weird".into()),
+            key: Some(" ".into()),
             page: Some("0".into()),
         });
         assert_eq!(
@@ -484,6 +580,7 @@ mod tests {
                 period: "30d",
                 model: None,
                 status: None,
+                key: None,
                 page: 1
             }
         );
@@ -491,16 +588,23 @@ mod tests {
             period: Some("7d".into()),
             model: Some("openai/gpt x&y".into()),
             status: Some("failed".into()),
+            key: Some(" sy_ab&cd ".into()),
             page: Some("3".into()),
         });
+        assert_eq!(f.key.as_deref(), Some("sy_ab&cd"));
         assert_eq!(
             f.href(2),
-            "/usage?period=7d&model=openai%2Fgpt+x%26y&status=failed&page=2"
+            "/usage?period=7d&key=sy_ab%26cd&model=openai%2Fgpt+x%26y&status=failed&page=2"
         );
         assert_eq!(
             f.href(1),
-            "/usage?period=7d&model=openai%2Fgpt+x%26y&status=failed"
+            "/usage?period=7d&key=sy_ab%26cd&model=openai%2Fgpt+x%26y&status=failed"
         );
+        let long = Filters::parse(&UsageQuery {
+            key: Some("k".repeat(500)),
+            ..UsageQuery::default()
+        });
+        assert_eq!(long.key.map(|k| k.len()), Some(MAX_KEY_FILTER));
     }
 
     #[test]
