@@ -1,7 +1,8 @@
 //! The binary's account commands on a fresh SQLite data directory (and on a
 //! fresh PostgreSQL database when `SWITCHYARD_TEST_POSTGRES_URL` is set):
 //! `keys create` (bootstrap administrator, `--account`, `--management`),
-//! `keys list`, `admin create --password-stdin`, `credits add`, exit codes.
+//! `keys list`, `admin create --password-stdin`, `credits add`, `keys rate`,
+//! `admin rate`, exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
@@ -233,7 +234,109 @@ async fn account_commands(t: Target) {
     );
     let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
     assert!(!all.contains("a-new-password-2"), "{all}");
+
+    rate_commands(&t, &store, prefix, first["prefix"].as_str().unwrap()).await;
     store.close().await;
+}
+
+/// `keys rate` and `admin rate`: `boss` is a key of boss@example.com,
+/// `other` one of admin@localhost.
+async fn rate_commands(t: &Target, store: &Store, boss: &str, other: &str) {
+    let json = |args: &[&str]| -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_slice(&t.ok(&all, None).stdout).unwrap()
+    };
+    let dim = |v: &Value, d: &str| {
+        (
+            v[d]["own"].as_u64(),
+            v[d]["effective"].as_u64().unwrap(),
+            v[d]["source"].as_str().unwrap().to_owned(),
+        )
+    };
+    let server = |n: u64| (None, n, "server default".to_owned());
+
+    // Without flags: shown, nothing changes (the default config: 3000 / 10M).
+    let shown = json(&["keys", "rate", boss]);
+    assert_eq!(shown["prefix"], boss);
+    assert_eq!(dim(&shown, "rpm"), server(3000));
+    assert_eq!(dim(&shown, "tpm"), server(10_000_000));
+    let row = store.key_by_prefix(boss).await.unwrap().unwrap();
+    let updated_at = row.updated_at;
+    assert_eq!((row.rate.rpm, row.rate.tpm), (None, None));
+
+    // A flag left out keeps that dimension.
+    let v = json(&["keys", "rate", boss, "--rpm", "5"]);
+    assert_eq!(dim(&v, "rpm"), (Some(5), 5, "key".to_owned()));
+    assert_eq!(dim(&v, "tpm"), server(10_000_000));
+    let v = json(&["keys", "rate", boss, "--tpm", "0"]);
+    assert_eq!(dim(&v, "rpm"), (Some(5), 5, "key".to_owned()));
+    assert_eq!(dim(&v, "tpm"), (Some(0), 0, "key".to_owned()));
+    let row = store.key_by_prefix(boss).await.unwrap().unwrap();
+    assert_eq!((row.rate.rpm, row.rate.tpm), (Some(5), Some(0)));
+    assert!(row.updated_at >= updated_at);
+    // Only that key changed.
+    let row = store.key_by_prefix(other).await.unwrap().unwrap();
+    assert_eq!((row.rate.rpm, row.rate.tpm), (None, None));
+
+    // The account's default: what a key without its own value follows.
+    let v = json(&[
+        "admin",
+        "rate",
+        "Boss@Example.com",
+        "--rpm",
+        "40",
+        "--tpm",
+        "900",
+    ]);
+    assert_eq!(v["account"], "boss@example.com");
+    assert_eq!(dim(&v, "rpm"), (Some(40), 40, "account default".to_owned()));
+    let acct = store
+        .account_by_email("boss@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((acct.rpm_limit, acct.tpm_limit), (Some(40), Some(900)));
+    let v = json(&["keys", "rate", boss, "--rpm", "inherit"]);
+    assert_eq!(dim(&v, "rpm"), (None, 40, "account default".to_owned()));
+    assert_eq!(dim(&v, "tpm"), (Some(0), 0, "key".to_owned()));
+    // Text output names the source and says "unlimited" for 0.
+    let out = t.ok(&["keys", "rate", boss], None);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("requests/min: 40 (account default)"),
+        "{text}"
+    );
+    assert!(text.contains("tokens/min:   unlimited (key)"), "{text}");
+    let out = t.ok(
+        &["admin", "rate", "boss@example.com", "--tpm", "inherit"],
+        None,
+    );
+    assert!(stderr(&out).contains("saved"), "{}", stderr(&out));
+    let acct = store
+        .account_by_email("boss@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((acct.rpm_limit, acct.tpm_limit), (Some(40), None));
+
+    // Usage errors exit 2, unknown keys and accounts 1; nothing changes.
+    for (args, code) in [
+        (vec!["keys", "rate", boss, "--rpm", "lots"], 2),
+        (vec!["keys", "rate", boss, "--rpm", "-1"], 2),
+        (vec!["keys", "rate", boss, "--tpm", "1.5"], 2),
+        (vec!["keys", "rate", boss, "--rpm", "1000000001"], 2),
+        (vec!["keys", "rate"], 2),
+        (vec!["keys", "rate", "sy_nope0", "--rpm", "1"], 1),
+        (vec!["admin", "rate", "boss@example.com", "--rpm", "x"], 2),
+        (vec!["admin", "rate", "nobody@example.com", "--rpm", "1"], 1),
+    ] {
+        let out = t.run(&args, None);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).trim().is_empty());
+    }
+    let row = store.key_by_prefix(boss).await.unwrap().unwrap();
+    assert_eq!((row.rate.rpm, row.rate.tpm), (None, Some(0)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! `switchyard admin create EMAIL [--password-stdin]`: make an administrator
 //! (or promote an existing account and set its password).
+//! `switchyard admin rate EMAIL [--rpm N] [--tpm N]`: an account's default
+//! rate limits for its keys (see `rate.rs`).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -14,6 +16,9 @@ use super::{
 pub enum AdminCommand {
     /// Create an administrator, or make an existing account one and set its password.
     Create(CreateArgs),
+    /// Show or set an account's default requests/tokens per minute for its
+    /// keys (`inherit`: the server's default; 0: unlimited).
+    Rate(super::rate::AccountRateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -31,6 +36,7 @@ pub struct CreateArgs {
 pub async fn run(cmd: AdminCommand) -> Result<(), CliError> {
     match cmd {
         AdminCommand::Create(a) => create(a).await,
+        AdminCommand::Rate(a) => super::rate::account_rate(a).await,
     }
 }
 

@@ -23,6 +23,9 @@ pub enum KeysCommand {
     Enable(PrefixArgs),
     /// Delete a key for good.
     Delete(PrefixArgs),
+    /// Show or set a key's requests/tokens per minute (`inherit`: its
+    /// account's default, else the server's; 0: unlimited).
+    Rate(super::rate::KeyRateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +154,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
+        KeysCommand::Rate(a) => super::rate::key_rate(a).await,
         KeysCommand::Disable(a) => set_disabled(a, true).await,
         KeysCommand::Enable(a) => set_disabled(a, false).await,
         KeysCommand::Delete(a) => {

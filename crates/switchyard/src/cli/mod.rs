@@ -7,6 +7,7 @@ mod credits;
 mod generate;
 mod keys;
 mod pull;
+mod rate;
 mod serve;
 mod tokenize;
 
