@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Rng, random_row};
+use switchyard_engine::kernels::types::q8_kt_pos;
 use switchyard_engine::kernels::{
     AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, TILE_WROWS, WType, WeightMatrix, dot_rows,
     dot_tile, reference,
@@ -41,11 +42,16 @@ fn dequant_act(ty: AType, b: &[u8], k: usize) -> Vec<f64> {
                 })
                 .collect()
         }
-        AType::Q8_K => (0..k)
+        AType::Q8_K | AType::Q8_KT => (0..k)
             .map(|i| {
                 let at = (i / QK_K) * 292;
                 let d = f32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as f64;
-                d * (b[at + 4 + i % QK_K] as i8) as f64
+                let pos = if ty == AType::Q8_KT {
+                    q8_kt_pos(i % QK_K)
+                } else {
+                    i % QK_K
+                };
+                d * (b[at + 4 + pos] as i8) as f64
             })
             .collect(),
     }
@@ -247,7 +253,7 @@ fn q4_k_accumulates_per_pair_of_sub_blocks() {
     let a = act_row(WType::Q4_K, &x);
     let y = a.row(0);
     let dy = f32::from_le_bytes(y[0..4].try_into().unwrap());
-    let q = |i: usize| y[4 + i] as i8 as i32;
+    let q = |i: usize| y[4 + q8_kt_pos(i)] as i8 as i32;
     let (mut acc, mut accm) = (0.0f32, 0.0f32);
     for p in 0..4 {
         let (mut si, mut sm) = (0, 0);

@@ -2,7 +2,7 @@
 //! ggml's x86 build does (`quantize_row_q8_0`/`q8_1` AVX2 paths, `quantize_row_q8_K_ref`,
 //! `GGML_FP32_TO_FP16`, `GGML_FP32_TO_BF16`).
 
-use super::types::{AType, QK, QK_K, f32_to_bf16_bits};
+use super::types::{AType, QK, QK_K, f32_to_bf16_bits, q8_kt_pos};
 use crate::EngineError;
 use half::f16;
 
@@ -127,6 +127,16 @@ pub fn quantize_row(ty: AType, src: &[f32], dst: &mut [u8]) {
         AType::Q8_K => {
             for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(292)) {
                 q8k_block(x, b);
+            }
+        }
+        AType::Q8_KT => {
+            let mut q = [0u8; QK_K];
+            for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(292)) {
+                q8k_block(x, b);
+                q.copy_from_slice(&b[4..4 + QK_K]);
+                for (e, &v) in q.iter().enumerate() {
+                    b[4 + q8_kt_pos(e)] = v;
+                }
             }
         }
     }

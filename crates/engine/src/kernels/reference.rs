@@ -5,7 +5,7 @@
 //!
 //! Callers pass whole rows: `w.len() == wt.row_bytes(k)` and `a.len() == act.row_bytes(k)`.
 
-use super::types::{QK_K, WType, bf16_bits_to_f32, f16_at, f32_at};
+use super::types::{QK_K, WType, bf16_bits_to_f32, f16_at, f32_at, q8_kt_pos};
 use half::f16;
 
 /// `Σ w[i]·a[i]` for one weight row and one activation row in `wt.act_type()` format.
@@ -84,7 +84,7 @@ pub fn dot(wt: WType, w: &[u8], a: &[u8]) -> f32 {
 /// four or more rows are multiplied, e.g. prompt processing): per super-block and per pair of
 /// sub-blocks, the exact integer sums `Σ scale·q·y` and `Σ min·bsum` are each accumulated with
 /// one FMA, `acc = fma(Σ, d·dy, acc)` and `accm = fma(Σm, dmin·dy, accm)`, in block order; the
-/// result is `acc − accm`.
+/// result is `acc − accm`. The activation is in [`super::types::AType::Q8_KT`] order.
 pub fn q4_k_dot(w: &[u8], a: &[u8]) -> f32 {
     let mut acc = 0.0f32;
     let mut accm = 0.0f32;
@@ -99,7 +99,7 @@ pub fn q4_k_dot(w: &[u8], a: &[u8]) -> f32 {
             for j in [2 * p, 2 * p + 1] {
                 let (sc, m) = scale_min_k4(j, scales);
                 let isum: i32 = (0..32)
-                    .map(|l| qk_value(x, false, j, l) * i8_at(y, 4 + 32 * j + l))
+                    .map(|l| qk_value(x, false, j, l) * i8_at(y, 4 + q8_kt_pos(32 * j + l)))
                     .sum();
                 si += sc as i32 * isum;
                 sm += m as i32 * (bsum(y, 2 * j) + bsum(y, 2 * j + 1));

@@ -37,6 +37,18 @@ pub enum AType {
     Q8_0,
     Q8_1,
     Q8_K,
+    /// Q8_K with each super-block's 256 quants stored in 16-byte pieces transposed: piece
+    /// `k` of pair `j` (elements `64j + 16k ..`) at byte `64k + 16j` of the quants. The values,
+    /// `d` and block sums are those of Q8_K; the order lets the Q4_K kernels keep each pair of
+    /// sub-blocks in its own 128-bit lane (see [`q8_kt_pos`]).
+    Q8_KT,
+}
+
+/// Where element `e` (0..256) of a super-block sits among the quants of [`AType::Q8_KT`].
+#[inline(always)]
+pub fn q8_kt_pos(e: usize) -> usize {
+    let (j, k, b) = (e / 64, (e % 64) / 16, e % 16);
+    64 * k + 16 * j + b
 }
 
 impl WType {
@@ -78,7 +90,8 @@ impl WType {
             WType::BF16 => AType::BF16,
             WType::Q8_0 | WType::Q4_0 | WType::Q5_0 => AType::Q8_0,
             WType::Q4_1 | WType::Q5_1 => AType::Q8_1,
-            WType::Q4_K | WType::Q5_K | WType::Q6_K => AType::Q8_K,
+            WType::Q4_K => AType::Q8_KT,
+            WType::Q5_K | WType::Q6_K => AType::Q8_K,
         }
     }
 
@@ -137,7 +150,7 @@ impl AType {
             AType::F16 | AType::BF16 => (1, 2),
             AType::Q8_0 => (QK, 34),
             AType::Q8_1 => (QK, 36),
-            AType::Q8_K => (QK_K, 292),
+            AType::Q8_K | AType::Q8_KT => (QK_K, 292),
         }
     }
 

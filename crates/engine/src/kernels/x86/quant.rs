@@ -301,89 +301,114 @@ pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
     }
 }
 
-/// The totals of four 8-lane i32 vectors, in lanes 0..4 of the result.
-#[inline(always)]
-pub(super) unsafe fn hsum4_epi32(v: [__m256i; 4]) -> __m128i {
-    // SAFETY: AVX2 is enabled in the calling kernel.
-    unsafe {
-        let h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-        _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1))
-    }
-}
-
 /// One Q4_K super-block's float step, as llama.cpp's repacked Q4_K kernels
-/// (`reference::q4_k_dot`): per pair of sub-blocks `j`, `acc = fma(Σ_j, d·dy, acc)` and
-/// `accm = fma(Σm_j, dmin·dy, accm)`, from the exact sums in lanes 0..4 of `sums`/`mins`.
+/// (`reference::q4_k_dot`): for j = 0, 1, 2, 3 in turn, `acc = fma(Σ_j, d·dy, acc)` and
+/// `accm = fma(Σm_j, dmin·dy, accm)`, from the exact sums in lanes 0..4 of `sums` and `mins`.
+/// `acc` and `accm` are lanes 0 and 1 of `acc2`.
 #[inline(always)]
-pub(super) unsafe fn q4_k_step(
+pub(super) unsafe fn q4_k_chain(
     sums: __m128i,
     mins: __m128i,
     dd: f32,
     dm: f32,
-    acc: &mut f32,
-    accm: &mut f32,
-) {
-    // SAFETY: SSE2 is always available; FMA is enabled in the calling kernel (so `mul_add` is
-    // one instruction).
+    acc2: __m128,
+) -> __m128 {
+    // SAFETY: SSE2 is always available; FMA is enabled in the calling kernel.
     unsafe {
-        let mut s = [0.0f32; 4];
-        let mut m = [0.0f32; 4];
-        _mm_storeu_ps(s.as_mut_ptr(), _mm_cvtepi32_ps(sums));
-        _mm_storeu_ps(m.as_mut_ptr(), _mm_cvtepi32_ps(mins));
-        for (sj, mj) in s.iter().zip(&m) {
-            *acc = sj.mul_add(dd, *acc);
-            *accm = mj.mul_add(dm, *accm);
-        }
+        let (tf, mf) = (_mm_cvtepi32_ps(sums), _mm_cvtepi32_ps(mins));
+        let d2 = _mm_set_ps(dm, dd, dm, dd);
+        let lo = _mm_unpacklo_ps(tf, mf);
+        let hi = _mm_unpackhi_ps(tf, mf);
+        let acc2 = _mm_fmadd_ps(lo, d2, acc2);
+        let acc2 = _mm_fmadd_ps(_mm_movehl_ps(lo, lo), d2, acc2);
+        let acc2 = _mm_fmadd_ps(hi, d2, acc2);
+        _mm_fmadd_ps(_mm_movehl_ps(hi, hi), d2, acc2)
+    }
+}
+
+/// `acc − accm` from [`q4_k_chain`]'s register.
+#[inline(always)]
+pub(super) unsafe fn q4_k_result(acc2: __m128) -> f32 {
+    // SAFETY: SSE3 is available with AVX2.
+    unsafe { _mm_cvtss_f32(acc2) - _mm_cvtss_f32(_mm_movehdup_ps(acc2)) }
+}
+
+/// Byte shuffle picking i16 scale `s` in the low 128-bit lane and `s + 2` in the high one.
+#[inline(always)]
+unsafe fn scale_pick(s: i16) -> __m256i {
+    // SAFETY: AVX is enabled in the calling kernel.
+    unsafe {
+        let lo = _mm_set1_epi16(((2 * s + 1) << 8) | (2 * s));
+        let hi = _mm_set1_epi16(((2 * s + 5) << 8) | (2 * s + 4));
+        _mm256_set_m128i(hi, lo)
     }
 }
 
 /// Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins, in the arithmetic of llama.cpp's
-/// repacked Q4_K kernels (see [`q4_k_step`]): the exact sum of each pair of sub-blocks, then one
-/// FMA per pair.
+/// repacked Q4_K kernels (see [`q4_k_chain`]). The activation is in `AType::Q8_KT` order: the
+/// 32 bytes at `64k + 32h` are piece `k` of pairs `2h` and `2h + 1`, so one accumulator per `h`
+/// keeps pair `2h` in its low 128 bits and pair `2h + 1` in its high 128 bits, and the exact
+/// sum of each pair needs no horizontal sum per pair.
 #[inline(always)]
 pub(super) unsafe fn q4_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
     let nb = w.len() / 144;
     // SAFETY: super-block `i < nb` of `w` (144 bytes) and of every `a[r]` (292 bytes) is in
     // bounds (the caller's contract); AVX2/FMA/F16C are enabled in the calling kernel.
     unsafe {
-        let mut acc = [0.0f32; R];
-        let mut accm = [0.0f32; R];
+        let picks = [scale_pick(0), scale_pick(1), scale_pick(4), scale_pick(5)];
+        let mut acc = [_mm_setzero_ps(); R];
         let m4 = _mm256_set1_epi8(0x0F);
         for i in 0..nb {
             let wp = w.as_ptr().add(i * 144);
-            let dx = f16_at(wp);
-            let dmx = f16_at(wp.add(2));
             let (sc, mins) = scales_mins_k4(wp.add(4));
             let sc = _mm256_broadcastsi128_si256(sc);
-            let mut sumj = [[_mm256_setzero_si256(); R]; 4];
-            for (j, sj) in sumj.iter_mut().enumerate() {
-                let q = load256(wp.add(16 + 32 * j));
-                let lo = _mm256_and_si256(q, m4);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                let s_lo = bcast_w(sc, 2 * j);
-                let s_hi = bcast_w(sc, 2 * j + 1);
-                for r in 0..R {
-                    let yp = a[r].as_ptr().add(i * 292 + 4 + 64 * j);
-                    let p_lo = _mm256_maddubs_epi16(lo, load256(yp));
-                    let p_hi = _mm256_maddubs_epi16(hi, load256(yp.add(32)));
-                    let t = D::dpwssd(_mm256_setzero_si256(), p_lo, s_lo);
-                    sj[r] = D::dpwssd(t, p_hi, s_hi);
-                }
+            // x[h][k]: pieces k of pairs 2h, 2h + 1; sv[h][k / 2]: their scales.
+            let mut x = [[_mm256_setzero_si256(); 4]; 2];
+            let mut sv = [[_mm256_setzero_si256(); 2]; 2];
+            for h in 0..2 {
+                let pa = load256(wp.add(16 + 64 * h));
+                let pb = load256(wp.add(48 + 64 * h));
+                let p0 = _mm256_permute2x128_si256::<0x20>(pa, pb);
+                let p1 = _mm256_permute2x128_si256::<0x31>(pa, pb);
+                x[h] = [
+                    _mm256_and_si256(p0, m4),
+                    _mm256_and_si256(p1, m4),
+                    _mm256_and_si256(_mm256_srli_epi16(p0, 4), m4),
+                    _mm256_and_si256(_mm256_srli_epi16(p1, 4), m4),
+                ];
+                sv[h] = [
+                    _mm256_shuffle_epi8(sc, picks[2 * h]),
+                    _mm256_shuffle_epi8(sc, picks[2 * h + 1]),
+                ];
             }
+            let dx = f16_at(wp);
+            let dmx = f16_at(wp.add(2));
             for r in 0..R {
                 let yp = a[r].as_ptr().add(i * 292);
+                let mut t = [_mm256_setzero_si256(); 2];
+                for h in 0..2 {
+                    for k in 0..4 {
+                        let y = load256(yp.add(4 + 64 * k + 32 * h));
+                        let p = _mm256_maddubs_epi16(x[h][k], y);
+                        t[h] = D::dpwssd(t[h], p, sv[h][k / 2]);
+                    }
+                }
+                // [T0, T2 | T1, T3] partials → [T0, T1, T2, T3].
+                let h2 = _mm256_hadd_epi32(t[0], t[1]);
+                let h2 = _mm256_hadd_epi32(h2, h2);
+                let sums =
+                    _mm_unpacklo_epi32(_mm256_castsi256_si128(h2), _mm256_extracti128_si256(h2, 1));
                 let dy = f32_at(yp);
                 let bs = load256(yp.add(260));
                 let pairs =
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
                 let summ = _mm_madd_epi16(mins, pairs);
-                let sums = hsum4_epi32([sumj[0][r], sumj[1][r], sumj[2][r], sumj[3][r]]);
-                q4_k_step(sums, summ, dx * dy, dmx * dy, &mut acc[r], &mut accm[r]);
+                acc[r] = q4_k_chain(sums, summ, dx * dy, dmx * dy, acc[r]);
             }
         }
         let mut out = [0.0f32; R];
         for r in 0..R {
-            out[r] = acc[r] - accm[r];
+            out[r] = q4_k_result(acc[r]);
         }
         out
     }

@@ -221,48 +221,134 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
     }
 }
 
-/// The totals of 16 vectors of 16 i32 lanes: lane `4c + k` of the result is the sum of the
-/// lanes of `v[4k + c]` (a transposing tree of 128-bit shuffles, unpacks and adds).
+/// Lane `4j + o` of the result is the sum of the four i32 lanes of chunk `j` of `v[o]`.
 #[inline(always)]
-unsafe fn reduce16_epi32(v: [__m512i; 16]) -> __m512i {
+unsafe fn hsum_chunks4(v: [__m512i; 4]) -> __m512i {
     // SAFETY: AVX-512F is enabled in the calling kernel.
     unsafe {
-        let mut s1 = [_mm512_setzero_si512(); 8];
-        for (a, o) in s1.iter_mut().enumerate() {
-            let (x, y) = (v[2 * a], v[2 * a + 1]);
-            // [x.q0+x.q2, x.q1+x.q3, y.q0+y.q2, y.q1+y.q3]
-            *o = _mm512_add_epi32(
-                _mm512_shuffle_i64x2::<0x44>(x, y),
-                _mm512_shuffle_i64x2::<0xEE>(x, y),
-            );
-        }
-        let mut s2 = [_mm512_setzero_si512(); 4];
-        for (b, o) in s2.iter_mut().enumerate() {
-            let (x, y) = (s1[2 * b], s1[2 * b + 1]);
-            // 128-bit chunk c: v[4b + c] folded to 4 lanes.
-            *o = _mm512_add_epi32(
-                _mm512_shuffle_i64x2::<0x88>(x, y),
-                _mm512_shuffle_i64x2::<0xDD>(x, y),
-            );
-        }
-        let s3 = [0, 1].map(|e| {
-            let (u, w) = (s2[2 * e], s2[2 * e + 1]);
-            // Per chunk: [u0+u2, w0+w2, u1+u3, w1+w3].
-            _mm512_add_epi32(_mm512_unpacklo_epi32(u, w), _mm512_unpackhi_epi32(u, w))
-        });
-        _mm512_add_epi32(
-            _mm512_unpacklo_epi64(s3[0], s3[1]),
-            _mm512_unpackhi_epi64(s3[0], s3[1]),
-        )
+        // Per chunk: [a0+a2, b0+b2, a1+a3, b1+b3], likewise for (c, d).
+        let ab = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(v[0], v[1]),
+            _mm512_unpackhi_epi32(v[0], v[1]),
+        );
+        let cd = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(v[2], v[3]),
+            _mm512_unpackhi_epi32(v[2], v[3]),
+        );
+        _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd))
     }
 }
 
-/// Q4_K for `W` weight rows × `R` activation rows (`W·R ≤ 16`) in the arithmetic of llama.cpp's
-/// repacked Q4_K kernels (`reference::q4_k_dot`): for each pair `j` of sub-blocks the exact
-/// sums of all outputs are gathered into one register ([`reduce16_epi32`]; lane `4r + i` is
-/// output `(i, r)`), then one FMA per pair into 16 f32 accumulators, `acc = fma(Σ_j, d·dy,
-/// acc)` and `accm = fma(Σm_j, dmin·dy, accm)`; the result is `acc − accm`. Every lane goes
-/// through the same operations whatever `W` and `R` are.
+/// Lane `4j + o` of the result is lane `j` of `v[o]`.
+#[inline(always)]
+unsafe fn transpose4_epi32(v: [__m128i; 4]) -> __m512i {
+    // SAFETY: AVX-512F is enabled in the calling kernel.
+    unsafe {
+        let t0 = _mm_unpacklo_epi32(v[0], v[1]);
+        let t1 = _mm_unpacklo_epi32(v[2], v[3]);
+        let t2 = _mm_unpackhi_epi32(v[0], v[1]);
+        let t3 = _mm_unpackhi_epi32(v[2], v[3]);
+        let lo = _mm256_set_m128i(_mm_unpackhi_epi64(t0, t1), _mm_unpacklo_epi64(t0, t1));
+        let hi = _mm256_set_m128i(_mm_unpackhi_epi64(t2, t3), _mm_unpacklo_epi64(t2, t3));
+        join(lo, hi)
+    }
+}
+
+/// Lane `4j + o` of the result is lane `j` of `v` (for every `o`).
+#[inline(always)]
+unsafe fn spread4_epi32(v: __m128i) -> __m512i {
+    // SAFETY: AVX-512F is enabled in the calling kernel.
+    unsafe {
+        let idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+        _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(v))
+    }
+}
+
+/// `acc = fma(chunk j of f, d, acc)` for j = 0, 1, 2, 3 in order (one FMA per pair of
+/// sub-blocks, for the four outputs in the lanes of `acc`).
+#[inline(always)]
+unsafe fn fma_chunks(f: __m512, d: __m128, acc: __m128) -> __m128 {
+    // SAFETY: AVX-512F and FMA are enabled in the calling kernel.
+    unsafe {
+        let acc = _mm_fmadd_ps(_mm512_castps512_ps128(f), d, acc);
+        let acc = _mm_fmadd_ps(_mm512_extractf32x4_ps::<1>(f), d, acc);
+        let acc = _mm_fmadd_ps(_mm512_extractf32x4_ps::<2>(f), d, acc);
+        _mm_fmadd_ps(_mm512_extractf32x4_ps::<3>(f), d, acc)
+    }
+}
+
+/// Q4_K for one weight row and one activation row (decode): [`tile_q4_k`]'s arithmetic with
+/// the two FMA chains (`acc`, `accm`) in lanes 0 and 1 of one register.
+#[inline(always)]
+unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
+    use super::quant::{f32_at, q4_k_chain, q4_k_result, scales_mins_k4};
+    // SAFETY: super-block `s < nb` of `w` (144 bytes) and of `a` (292 bytes) is in bounds (the
+    // caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the calling
+    // kernel.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let zero = _mm512_setzero_si512();
+        let idx_lo = _mm512_set_epi16(
+            6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        );
+        let idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(1));
+        let pick = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
+        let mut acc = _mm_setzero_ps();
+        for s in 0..nb {
+            let wp = w.as_ptr().add(s * 144);
+            let yp = a.as_ptr().add(s * 292);
+            let (c, m) = scales_mins_k4(wp.add(4));
+            let scz = _mm512_broadcast_i32x4(c);
+            let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
+            let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
+            let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
+            let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+            let x = [
+                _mm512_and_si512(p0, m4),
+                _mm512_and_si512(p1, m4),
+                _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
+                _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+            ];
+            let sv = [
+                _mm512_permutexvar_epi16(idx_lo, scz),
+                _mm512_permutexvar_epi16(idx_hi, scz),
+            ];
+            let z = [
+                _mm512_loadu_si512(yp.add(4) as *const __m512i),
+                _mm512_loadu_si512(yp.add(68) as *const __m512i),
+                _mm512_loadu_si512(yp.add(132) as *const __m512i),
+                _mm512_loadu_si512(yp.add(196) as *const __m512i),
+            ];
+            let mut t = zero;
+            for k in 0..4 {
+                t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(x[k], z[k]), sv[k / 2]);
+            }
+            // Every lane of chunk j ← the pair's total; lanes 0, 4, 8, 12 → 0..4.
+            let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0x4E>(t));
+            let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0xB1>(t));
+            let sums = _mm512_castsi512_si128(_mm512_permutexvar_epi32(pick, t));
+            let bs = load256(yp.add(260));
+            let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            let dy = f32_at(yp);
+            let (dd, dm) = (f16_at(wp) * dy, f16_at(wp.add(2)) * dy);
+            acc = q4_k_chain(sums, _mm_madd_epi16(m, pairs), dd, dm, acc);
+        }
+        q4_k_result(acc)
+    }
+}
+
+/// Q4_K for `W` (1 or 4) weight rows × `R` (≤ 4) activation rows in the arithmetic of
+/// llama.cpp's repacked Q4_K kernels (`reference::q4_k_dot`): per super-block and pair `j` of
+/// sub-blocks, `acc = fma(Σ_j, d·dy, acc)` and `accm = fma(Σm_j, dmin·dy, accm)`; the result is
+/// `acc − accm`.
+///
+/// To get the exact sum of each pair without a horizontal sum per pair, the activation is in
+/// `AType::Q8_KT` order (64-byte register `k` holds bytes `16k..16k+16` of every pair, chunk `j`
+/// from pair `j`) and the weight nibbles are gathered the same way, so that one accumulator per
+/// output keeps pair `j` in chunk `j`. Four outputs' accumulators are
+/// then summed per chunk into one register (lane `4j + o`), and the FMAs run on 4 outputs at
+/// once. Every output goes through the same operations whatever `W` and `R` are.
 #[inline(always)]
 pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
     w: [&[u8]; W],
@@ -270,86 +356,132 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
 ) -> [[f32; R]; W] {
     use super::quant::{f32_at, scales_mins_k4};
     let nb = w[0].len() / 144;
-    // Lane 4r + i takes: r (dy), i32 lane 4i + j of the weights' mins, 4r + j of the
-    // activations' pair sums.
-    let lane_r: [i32; 16] = std::array::from_fn(|l| (l / 4) as i32);
-    let idx_m: [[i32; 16]; 4] =
-        std::array::from_fn(|j| std::array::from_fn(|l| (4 * (l % 4) + j) as i32));
-    let idx_b: [[i32; 16]; 4] =
-        std::array::from_fn(|j| std::array::from_fn(|l| (4 * (l / 4) + j) as i32));
+    if W == 1 && R == 1 {
+        let mut out = [[0.0f32; R]; W];
+        // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI, FMA enabled).
+        out[0][0] = unsafe { q4_k_1x1(w[0], a[0], nb) };
+        return out;
+    }
+    // i16 lane l of the scale registers: sub-block 2·(l/8) (registers k = 0, 1) or 2·(l/8)+1.
+    const IDX_LO: [i16; 32] = {
+        let mut v = [0i16; 32];
+        let mut l = 0;
+        while l < 32 {
+            v[l] = 2 * (l / 8) as i16;
+            l += 1;
+        }
+        v
+    };
+    const IDX_HI: [i16; 32] = {
+        let mut v = IDX_LO;
+        let mut l = 0;
+        while l < 32 {
+            v[l] += 1;
+            l += 1;
+        }
+        v
+    };
     // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of every `a[r]` (292 bytes)
     // is in bounds (the caller's contract: whole rows with the same number of super-blocks);
-    // the index arrays hold 16 i32 each; AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in
-    // the calling kernel.
+    // the index arrays hold 64 bytes; AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the
+    // calling kernel.
     unsafe {
-        let ld = |v: &[i32; 16]| _mm512_loadu_si512(v.as_ptr() as *const __m512i);
-        let (lane_r, idx_m, idx_b) = (ld(&lane_r), idx_m.map(|v| ld(&v)), idx_b.map(|v| ld(&v)));
+        let idx_lo = _mm512_loadu_si512(IDX_LO.as_ptr() as *const __m512i);
+        let idx_hi = _mm512_loadu_si512(IDX_HI.as_ptr() as *const __m512i);
+        let m4 = _mm512_set1_epi8(0x0F);
         let zero = _mm512_setzero_si512();
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut acc = _mm512_setzero_ps();
-        let mut accm = _mm512_setzero_ps();
+        // Accumulators of output groups: W = 4: group r, lane i; W = 1: one group, lane r.
+        let mut acc = [_mm_setzero_ps(); 4];
+        let mut accm = [_mm_setzero_ps(); 4];
         for s in 0..nb {
-            let mut sc = [zero; W];
-            let mut mins = [0i32; 16];
-            let mut dxs = [0.0f32; 4];
-            let mut dms = [0.0f32; 4];
+            let mut x = [[zero; 4]; W];
+            let mut sv = [[zero; 2]; W];
+            let mut mins = [_mm_setzero_si128(); 4];
+            let mut dx = [0.0f32; 4];
+            let mut dmx = [0.0f32; 4];
             for i in 0..W {
                 let wp = w[i].as_ptr().add(s * 144);
                 let (c, m) = scales_mins_k4(wp.add(4));
-                sc[i] = _mm512_broadcast_i32x4(c);
-                _mm_storeu_si128(mins.as_mut_ptr().add(4 * i) as *mut __m128i, m);
-                dxs[i] = f16_at(wp);
-                dms[i] = f16_at(wp.add(2));
+                let scz = _mm512_broadcast_i32x4(c);
+                sv[i] = [
+                    _mm512_permutexvar_epi16(idx_lo, scz),
+                    _mm512_permutexvar_epi16(idx_hi, scz),
+                ];
+                mins[i] = m;
+                dx[i] = f16_at(wp);
+                dmx[i] = f16_at(wp.add(2));
+                let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
+                let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
+                // 16-byte pieces 0, 2, 4, 6 (first halves of each pair's 32 bytes), 1, 3, 5, 7.
+                let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
+                let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+                x[i] = [
+                    _mm512_and_si512(p0, m4),
+                    _mm512_and_si512(p1, m4),
+                    _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
+                    _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+                ];
             }
-            let mut pairs = [0i32; 16];
-            let mut dys = [0.0f32; 4];
+            let mut pairs = [_mm_setzero_si128(); 4];
+            let mut dy = [0.0f32; 4];
+            let mut sums = [zero; 4];
+            let mins_t = transpose4_epi32(mins);
             for r in 0..R {
                 let yp = a[r].as_ptr().add(s * 292);
-                dys[r] = f32_at(yp);
+                dy[r] = f32_at(yp);
                 let bs = load256(yp.add(260));
-                let p = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-                _mm_storeu_si128(pairs.as_mut_ptr().add(4 * r) as *mut __m128i, p);
-            }
-            let dy =
-                _mm512_permutexvar_ps(lane_r, _mm512_castps128_ps512(_mm_loadu_ps(dys.as_ptr())));
-            let dd = _mm512_mul_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(dxs.as_ptr())), dy);
-            let dm = _mm512_mul_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(dms.as_ptr())), dy);
-            let (mz, bz) = (ld(&mins), ld(&pairs));
-            for j in 0..4 {
-                let idx = join(
-                    _mm256_set1_epi16(2 * j as i16),
-                    _mm256_set1_epi16(2 * j as i16 + 1),
-                );
-                let mut xs = [zero; W];
-                let mut svs = [zero; W];
+                pairs[r] =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let z = [
+                    _mm512_loadu_si512(yp.add(4) as *const __m512i),
+                    _mm512_loadu_si512(yp.add(68) as *const __m512i),
+                    _mm512_loadu_si512(yp.add(132) as *const __m512i),
+                    _mm512_loadu_si512(yp.add(196) as *const __m512i),
+                ];
                 for i in 0..W {
-                    let q = load256(w[i].as_ptr().add(s * 144 + 16 + 32 * j));
-                    let lo = _mm256_and_si256(q, m4);
-                    let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                    xs[i] = join(lo, hi);
-                    svs[i] = _mm512_permutexvar_epi16(idx, sc[i]);
-                }
-                let mut t = [zero; 16];
-                for r in 0..R {
-                    let yp = a[r].as_ptr().add(s * 292 + 4 + 64 * j);
-                    let y = _mm512_loadu_si512(yp as *const __m512i);
-                    for i in 0..W {
-                        let p = _mm512_maddubs_epi16(xs[i], y);
-                        t[4 * i + r] = _mm512_dpwssd_epi32(zero, p, svs[i]);
+                    let mut t = zero;
+                    for k in 0..4 {
+                        let p = _mm512_maddubs_epi16(x[i][k], z[k]);
+                        t = _mm512_dpwssd_epi32(t, p, sv[i][k / 2]);
                     }
+                    sums[if W == 1 { r } else { i }] = t;
                 }
-                let sums = reduce16_epi32(t);
-                let sm = _mm512_madd_epi16(
-                    _mm512_permutexvar_epi32(idx_m[j], mz),
-                    _mm512_permutexvar_epi32(idx_b[j], bz),
-                );
-                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), dd, acc);
-                accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sm), dm, accm);
+                if W != 1 {
+                    // Group r: outputs (i, r), i = 0..4 in lanes.
+                    let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
+                    let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(mins_t, spread4_epi32(pairs[r])));
+                    let d = _mm_set1_ps(dy[r]);
+                    let dd = _mm_mul_ps(_mm_loadu_ps(dx.as_ptr()), d);
+                    let dm = _mm_mul_ps(_mm_loadu_ps(dmx.as_ptr()), d);
+                    acc[r] = fma_chunks(f, dd, acc[r]);
+                    accm[r] = fma_chunks(fm, dm, accm[r]);
+                }
+            }
+            if W == 1 {
+                // One group: outputs (0, r), r = 0..4 in lanes.
+                let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
+                let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
+                    spread4_epi32(mins[0]),
+                    transpose4_epi32(pairs),
+                ));
+                let d = _mm_loadu_ps(dy.as_ptr());
+                let dd = _mm_mul_ps(_mm_set1_ps(dx[0]), d);
+                let dm = _mm_mul_ps(_mm_set1_ps(dmx[0]), d);
+                acc[0] = fma_chunks(f, dd, acc[0]);
+                accm[0] = fma_chunks(fm, dm, accm[0]);
             }
         }
-        let mut res = [0.0f32; 16];
-        _mm512_storeu_ps(res.as_mut_ptr(), _mm512_sub_ps(acc, accm));
-        std::array::from_fn(|i| std::array::from_fn(|r| res[4 * r + i]))
+        let mut res = [[0.0f32; 4]; 4];
+        for g in 0..4 {
+            _mm_storeu_ps(res[g].as_mut_ptr(), _mm_sub_ps(acc[g], accm[g]));
+        }
+        let mut out = [[0.0f32; R]; W];
+        for i in 0..W {
+            for r in 0..R {
+                out[i][r] = if W == 1 { res[0][r] } else { res[r][i] };
+            }
+        }
+        out
     }
 }
 

@@ -53,24 +53,61 @@ pub fn axpy_f32(level: X86Level, y: &mut [f32], alpha: f32, x: &[f32]) -> bool {
     true
 }
 
-/// Lane-ordered dot product (`act::dot_lanes`) over rows loaded 8 values at a time by `load`
-/// (`LANES` = 8 or 16: one or two 8-lane accumulators, then `hsum_ps` of their sum, which is
-/// ggml's 16-lane `_mm512_reduce_add_ps` order). A partial last register is zero-padded.
+/// Elements loaded 8 at a time as f32.
+trait Load8: Copy + Default {
+    /// # Safety
+    /// 8 elements readable at `p`; AVX2 (and F16C for f16) enabled in the caller.
+    unsafe fn load8(p: *const Self) -> __m256;
+}
+
+impl Load8 for f32 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f32) -> __m256 {
+        // SAFETY: the caller's contract.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+}
+
+impl Load8 for f16 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f16) -> __m256 {
+        // SAFETY: the caller's contract.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
+    }
+}
+
+/// Lane-ordered dot product (`act::dot_lanes`), 8 values at a time (`LANES` = 8 or 16: one
+/// or two 8-lane accumulators, then `hsum_ps` of their sum, which is ggml's 16-lane
+/// `_mm512_reduce_add_ps` order). A partial last register is zero-padded.
 #[inline(always)]
-unsafe fn dot_lanes<const LANES: usize>(n: usize, load: impl Fn(usize) -> (__m256, __m256)) -> f32 {
-    // SAFETY: `load(i)` reads elements `i..i + 8`, which the callers keep in bounds (`i + 8 ≤
-    // n`, or a zero-padded copy); AVX2/FMA are enabled in the calling function.
+unsafe fn dot_lanes<T: Load8, const LANES: usize>(a: &[T], b: &[T]) -> f32 {
+    let n = a.len().min(b.len());
+    let main = n / 8 * 8;
+    let mut ta = [T::default(); 8];
+    let mut tb = [T::default(); 8];
+    ta[..n - main].copy_from_slice(&a[main..n]);
+    tb[..n - main].copy_from_slice(&b[main..n]);
+    // SAFETY: blocks starting below `main` are in bounds of both slices; the last partial
+    // block is read from the zero-padded copies; AVX2/FMA (and F16C) are enabled in the
+    // calling function.
     unsafe {
+        let load = |i: usize| -> (*const T, *const T) {
+            if i < main {
+                (a.as_ptr().add(i), b.as_ptr().add(i))
+            } else {
+                (ta.as_ptr(), tb.as_ptr())
+            }
+        };
         let mut lo = _mm256_setzero_ps();
         let mut hi = _mm256_setzero_ps();
         let mut i = 0;
         while i < n {
-            let (x, y) = load(i);
-            lo = _mm256_fmadd_ps(x, y, lo);
+            let (pa, pb) = load(i);
+            lo = _mm256_fmadd_ps(T::load8(pa), T::load8(pb), lo);
             i += 8;
             if LANES == 16 && i < n {
-                let (x, y) = load(i);
-                hi = _mm256_fmadd_ps(x, y, hi);
+                let (pa, pb) = load(i);
+                hi = _mm256_fmadd_ps(T::load8(pa), T::load8(pb), hi);
                 i += 8;
             }
         }
@@ -84,27 +121,8 @@ unsafe fn dot_lanes<const LANES: usize>(n: usize, load: impl Fn(usize) -> (__m25
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f16_avx2<const LANES: usize>(a: &[f16], b: &[f16]) -> f32 {
-    let n = a.len();
-    let main = n / 8 * 8;
-    let mut ta = [f16::ZERO; 8];
-    let mut tb = [f16::ZERO; 8];
-    ta[..n - main].copy_from_slice(&a[main..]);
-    tb[..n - main].copy_from_slice(&b[main..]);
-    // SAFETY: blocks starting below `main` are in bounds of both slices (equal lengths);
-    // the last partial block is read from the zero-padded copies.
-    unsafe {
-        dot_lanes::<LANES>(n, |i| {
-            let (pa, pb) = if i < main {
-                (a.as_ptr().add(i), b.as_ptr().add(i))
-            } else {
-                (ta.as_ptr(), tb.as_ptr())
-            };
-            (
-                _mm256_cvtph_ps(_mm_loadu_si128(pa as *const __m128i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(pb as *const __m128i)),
-            )
-        })
-    }
+    // SAFETY: AVX2/FMA/F16C are enabled here.
+    unsafe { dot_lanes::<f16, LANES>(a, b) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -129,24 +147,8 @@ unsafe fn axpy_f16_avx2(y: &mut [f32], alpha: f32, x: &[f16]) {
 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_f32_avx2<const LANES: usize>(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len();
-    let main = n / 8 * 8;
-    let mut ta = [0.0f32; 8];
-    let mut tb = [0.0f32; 8];
-    ta[..n - main].copy_from_slice(&a[main..]);
-    tb[..n - main].copy_from_slice(&b[main..]);
-    // SAFETY: blocks starting below `main` are in bounds of both slices (equal lengths);
-    // the last partial block is read from the zero-padded copies.
-    unsafe {
-        dot_lanes::<LANES>(n, |i| {
-            let (pa, pb) = if i < main {
-                (a.as_ptr().add(i), b.as_ptr().add(i))
-            } else {
-                (ta.as_ptr(), tb.as_ptr())
-            };
-            (_mm256_loadu_ps(pa), _mm256_loadu_ps(pb))
-        })
-    }
+    // SAFETY: AVX2/FMA are enabled here.
+    unsafe { dot_lanes::<f32, LANES>(a, b) }
 }
 
 #[target_feature(enable = "avx2,fma")]
