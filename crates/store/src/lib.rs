@@ -75,11 +75,52 @@ pub enum StoreError {
 /// Handle to the database. Cheap to clone (a connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Every write and every short read. For a SQLite file this is ONE
+    /// connection: writes queue in-process (FIFO, no busy-sleeping on the
+    /// file lock) instead of contending inside SQLite.
     pool: Pool,
+    /// Long read-only queries (reports, request logs): a separate pool, so a
+    /// 92-day report never delays a chat call's hold. The same pool as
+    /// `pool` for PostgreSQL and in-memory SQLite.
+    read: Pool,
+    /// Keeps the SQLite checkpointer task running while any clone is alive.
+    _alive: Option<std::sync::Arc<()>>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Read-only connections for reports on a SQLite file.
+const SQLITE_READERS: u32 = 4;
+/// How often the background checkpointer folds the SQLite WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Folds the WAL into the database file (`PRAGMA wal_checkpoint(PASSIVE)`:
+/// never waits for, nor blocks, readers and the writer) until every clone of
+/// the store is dropped. Its fsyncs happen here, off the request path.
+async fn checkpointer(opts: SqliteConnectOptions, alive: std::sync::Weak<()>) {
+    let mut conn = match opts.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite checkpointer could not connect; the WAL grows until restart");
+            return;
+        }
+    };
+    while alive.strong_count() > 0 {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
+    }
+    // Last one out: fold everything in, so the file is complete on its own.
+    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+}
 
 /// Connections per PostgreSQL pool (per `switchyard` process).
 const PG_MAX_CONNECTIONS: u32 = 16;
@@ -144,12 +185,27 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
+            .busy_timeout(Duration::from_secs(5))
+            // No checkpoint inside a committing transaction (its fsyncs would
+            // stall whichever request commits): `checkpointer` does it in the
+            // background on its own connection.
+            .pragma("wal_autocheckpoint", "0");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
             .await?;
-        Self::migrated(pool).await
+        SQLITE_MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(SQLITE_READERS)
+            .connect_with(opts.clone())
+            .await?;
+        let alive = std::sync::Arc::new(());
+        tokio::spawn(checkpointer(opts, std::sync::Arc::downgrade(&alive)));
+        Ok(Store {
+            pool: Pool::Sqlite(writer),
+            read: Pool::Sqlite(reader),
+            _alive: Some(alive),
+        })
     }
 
     async fn open_memory(opts: SqliteConnectOptions) -> Result<Store, StoreError> {
@@ -167,7 +223,9 @@ impl Store {
     async fn migrated(pool: SqlitePool) -> Result<Store, StoreError> {
         SQLITE_MIGRATOR.run(&pool).await?;
         Ok(Store {
+            read: Pool::Sqlite(pool.clone()),
             pool: Pool::Sqlite(pool),
+            _alive: None,
         })
     }
 
@@ -194,7 +252,9 @@ impl Store {
         // serialised by sqlx with an advisory lock.
         POSTGRES_MIGRATOR.run(&pool).await?;
         Ok(Store {
+            read: Pool::Postgres(pool.clone()),
             pool: Pool::Postgres(pool),
+            _alive: None,
         })
     }
 
@@ -206,8 +266,9 @@ impl Store {
         }
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
+        db::on_pool!(&self.read, p => p.close().await);
         db::on_pool!(&self.pool, p => p.close().await);
     }
 }

@@ -94,7 +94,7 @@ pub struct LogRecord {
 impl Store {
     /// Total spend and charged requests.
     pub async fn usage_totals(&self, s: &ReportScope<'_>) -> Result<SpendTotals, StoreError> {
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let r = sqlx::query(sql_money::USAGE_TOTALS)
                 .bind(s.account_id)
                 .bind(s.key_id)
@@ -115,7 +115,7 @@ impl Store {
         &self,
         s: &ReportScope<'_>,
     ) -> Result<Vec<ModelTotals>, StoreError> {
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let rows = sqlx::query(sql_money::USAGE_BY_MODEL)
                 .bind(s.account_id)
                 .bind(s.key_id)
@@ -143,7 +143,7 @@ impl Store {
         bucket_ms: i64,
     ) -> Result<Vec<BucketSums>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let rows = sqlx::query(sql_money::USAGE_BUCKETS)
                 .bind(s.account_id)
                 .bind(s.key_id)
@@ -169,7 +169,7 @@ impl Store {
         &self,
         s: &ReportScope<'_>,
     ) -> Result<Vec<(String, GroupSums)>, StoreError> {
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let rows = sqlx::query(sql_money::USAGE_MODEL_GROUPS)
                 .bind(s.account_id)
                 .bind(s.key_id)
@@ -191,7 +191,7 @@ impl Store {
         &self,
         s: &ReportScope<'_>,
     ) -> Result<Vec<(Option<String>, GroupSums)>, StoreError> {
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let rows = sqlx::query(sql_money::USAGE_KEY_GROUPS)
                 .bind(s.account_id)
                 .bind(s.key_id)
@@ -213,7 +213,7 @@ impl Store {
         let page_sql = sql_money::log_page(f.models);
         let count_sql = sql_money::log_count(f.models);
         let s = &f.scope;
-        on_pool!(&self.pool, p => {
+        on_pool!(&self.read, p => {
             let mut page = sqlx::query(&page_sql)
                 .bind(s.account_id)
                 .bind(s.key_id)

@@ -141,6 +141,48 @@ async fn data_dir_is_created_and_migrated_and_reopens() {
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
 
+/// The SQLite WAL is folded into the database file by the background
+/// checkpointer (not by whichever request happens to commit), while the store
+/// is in use and once more when the last handle is dropped.
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let dir = temp_dir("wal");
+    let store = Store::open(dir.to_str().unwrap()).await.unwrap();
+    for i in 0..200 {
+        assert!(store.record_usage(&row(&format!("w{i}"))).await.unwrap());
+    }
+    let wal = dir.join("switchyard.db-wal");
+    let db = dir.join("switchyard.db");
+    let db_len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let before = db_len(&db);
+    // While open: within a few checkpoint periods the rows reach the main file.
+    let mut grew = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if db_len(&db) > before {
+            grew = true;
+            break;
+        }
+    }
+    assert!(grew, "the database file never received the WAL's pages");
+    // After the last handle is gone: the WAL is truncated.
+    store.close().await;
+    drop(store);
+    let mut truncated = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if db_len(&wal) == 0 {
+            truncated = true;
+            break;
+        }
+    }
+    assert!(truncated, "WAL still {} bytes", db_len(&wal));
+    let reopened = Store::open(dir.to_str().unwrap()).await.unwrap();
+    assert_eq!(reopened.count_usage(None).await.unwrap(), 200);
+    reopened.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn sqlite_url_with_mode_rwc_creates_the_file() {
     let dir = temp_dir("url");
