@@ -195,14 +195,22 @@ fn simd_matches_reference_for_every_type_and_row_count() {
     }
 }
 
-/// Q4_K and Q6_K follow llama.cpp's x86 arithmetic exactly (integer sums per pair of Q4_K
-/// sub-blocks or per ggml Q6_K lane, then the same FMAs), so every kernel set equals the
-/// scalar reference bit for bit, in every tile shape.
+/// The quantised types follow llama.cpp's x86 arithmetic exactly (exact integer sums per ggml
+/// lane or per pair of Q4_K sub-blocks, then the same FMAs and horizontal sums), so every kernel
+/// set equals the scalar reference bit for bit, in every tile shape.
 #[test]
 fn ggml_exact_types_match_reference_bit_for_bit() {
     let mut rng = Rng::new(7);
     for isa in Isa::available() {
-        for wt in [WType::Q4_K, WType::Q6_K] {
+        for wt in [
+            WType::Q8_0,
+            WType::Q4_0,
+            WType::Q4_1,
+            WType::Q5_0,
+            WType::Q5_1,
+            WType::Q4_K,
+            WType::Q6_K,
+        ] {
             for k in widths(wt) {
                 let ws: Vec<Vec<u8>> = (0..TILE_WROWS)
                     .map(|_| random_row(wt, k, &mut rng))

@@ -23,39 +23,11 @@ pub fn dot(wt: WType, w: &[u8], a: &[u8]) -> f32 {
             .chunks_exact(2)
             .zip(a.chunks_exact(2))
             .fold(0.0, |s, (x, y)| s + bf16(x) * bf16(y)),
-        WType::Q8_0 => blocks(w, 34, a, 34, |x, y| {
-            let s: i32 = (0..32).map(|j| i8_at(x, 2 + j) * i8_at(y, 2 + j)).sum();
-            s as f32 * (f16_at(x, 0) * f16_at(y, 0))
-        }),
-        WType::Q4_0 => blocks(w, 18, a, 34, |x, y| {
-            let s: i32 = (0..16)
-                .map(|j| {
-                    let q = x[2 + j];
-                    ((q & 0xF) as i32 - 8) * i8_at(y, 2 + j)
-                        + ((q >> 4) as i32 - 8) * i8_at(y, 18 + j)
-                })
-                .sum();
-            s as f32 * f16_at(x, 0) * f16_at(y, 0)
-        }),
-        WType::Q4_1 => blocks(w, 20, a, 36, |x, y| {
-            let s: i32 = (0..16)
-                .map(|j| {
-                    let q = x[4 + j];
-                    (q & 0xF) as i32 * i8_at(y, 4 + j) + (q >> 4) as i32 * i8_at(y, 20 + j)
-                })
-                .sum();
-            (f16_at(x, 0) * f16_at(y, 0)) * s as f32 + f16_at(x, 2) * f16_at(y, 2)
-        }),
-        WType::Q5_0 => blocks(w, 22, a, 34, |x, y| {
-            let s: i32 = (0..32)
-                .map(|j| (q5_value(x, 6, j) - 16) * i8_at(y, 2 + j))
-                .sum();
-            (f16_at(x, 0) * f16_at(y, 0)) * s as f32
-        }),
-        WType::Q5_1 => blocks(w, 24, a, 36, |x, y| {
-            let s: i32 = (0..32).map(|j| q5_value(x, 8, j) * i8_at(y, 4 + j)).sum();
-            (f16_at(x, 0) * f16_at(y, 0)) * s as f32 + f16_at(x, 2) * f16_at(y, 2)
-        }),
+        WType::Q8_0 => lanes32(w, 34, a, 34, false, |x, b| i8_at(x, 2 + b)),
+        WType::Q4_0 => lanes32(w, 18, a, 34, false, |x, b| nibble(x, 2, b) - 8),
+        WType::Q4_1 => lanes32(w, 20, a, 36, true, |x, b| nibble(x, 4, b)),
+        WType::Q5_0 => lanes32(w, 22, a, 34, false, |x, b| q5_value(x, 6, b) - 16),
+        WType::Q5_1 => lanes32(w, 24, a, 36, true, |x, b| q5_value(x, 8, b)),
         WType::Q4_K => q4_k_dot(w, a),
         WType::Q5_K => {
             let (bytes, five) = (176, true);
@@ -192,6 +164,48 @@ pub fn dequantize_row(wt: WType, w: &[u8], out: &mut [f32]) {
                 *v = d * (b[192 + i / 16] as i8 as f32) * (q6_value(b, i) - 32) as f32;
             }
         }),
+    }
+}
+
+/// The 32-element block types as ggml's x86 `ggml_vec_dot_*` kernels (AVX2, also used by its
+/// AVX-512 build) and llama.cpp's tinyBLAS for quantised batches: 8 lanes, lane `k` holding
+/// the exact `Σ x·y` over elements `4k..4k+3` of a block; per block `acc[k] = fma(dx·dy,
+/// lane_k, acc[k])`; the result is ggml's 8-lane horizontal sum, plus (Q4_1/Q5_1, `with_min`)
+/// `Σ m·s` added block by block. `value(block, j)` is weight element `j` (0..32).
+#[inline(always)]
+fn lanes32(
+    w: &[u8],
+    wb: usize,
+    a: &[u8],
+    ab: usize,
+    with_min: bool,
+    value: impl Fn(&[u8], usize) -> i32,
+) -> f32 {
+    let qs_at = if ab == 36 { 4 } else { 2 };
+    let mut acc = [0.0f32; 8];
+    let mut summs = 0.0f32;
+    for (x, y) in w.chunks_exact(wb).zip(a.chunks_exact(ab)) {
+        let d = f16_at(x, 0) * f16_at(y, 0);
+        for (k, c) in acc.iter_mut().enumerate() {
+            let lane: i32 = (4 * k..4 * k + 4)
+                .map(|j| value(x, j) * i8_at(y, qs_at + j))
+                .sum();
+            *c = d.mul_add(lane as f32, *c);
+        }
+        if with_min {
+            summs += f16_at(x, 2) * f16_at(y, 2);
+        }
+    }
+    super::act::hsum(&acc) + summs
+}
+
+/// Element `j` (0..32) of a block of 16 nibble bytes at `qs_at`: low nibbles first.
+#[inline(always)]
+fn nibble(b: &[u8], qs_at: usize, j: usize) -> i32 {
+    if j < 16 {
+        (b[qs_at + j] & 0xF) as i32
+    } else {
+        (b[qs_at + j - 16] >> 4) as i32
     }
 }
 

@@ -388,11 +388,27 @@ pub(super) unsafe fn hsum_ps(v: __m256) -> f32 {
 }
 
 /// The little-endian f16 at `p` as f32.
+///
+/// In inline assembly (`vmovd` from a general register, then `vcvtph2ps`): written with
+/// intrinsics, LLVM turns it into `vpinsrw` into an arbitrary register, sometimes a loop's
+/// accumulator, which then chains every iteration on the accumulator.
 #[inline(always)]
 pub(super) unsafe fn f16_at(p: *const u8) -> f32 {
-    // SAFETY: the caller guarantees two readable bytes at `p` and F16C support.
+    let h = u32::from(
+        // SAFETY: the caller guarantees two readable bytes at `p`.
+        unsafe { std::ptr::read_unaligned(p as *const u16) },
+    );
+    let v: __m128;
+    // SAFETY: `vmovd` and `vcvtph2ps` read only the named registers (no memory, no stack)
+    // and write only `v`; the caller guarantees F16C support (all our x86 levels have it).
     unsafe {
-        let h = std::ptr::read_unaligned(p as *const u16);
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h as i32)))
+        std::arch::asm!(
+            "vmovd {v}, {h:e}",
+            "vcvtph2ps {v}, {v}",
+            h = in(reg) h,
+            v = out(xmm_reg) v,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        _mm_cvtss_f32(v)
     }
 }

@@ -1,23 +1,13 @@
-//! AVX-512 form of the 32-element block kernels: two blocks per 512-bit register, so each
-//! block costs about half the instructions of the 256-bit form. Same integer sums as the
-//! reference; only the f32 summation order differs.
+//! AVX-512 (VNNI) kernels for tiles of weight rows × activation rows: the 32-element block
+//! types with 256-bit `vpdpbusd`, the K-quants with 512-bit registers. Every output element
+//! equals the scalar reference bit for bit (the same exact integer sums per ggml lane, then
+//! the same f32 operations in the same order), except Q5_K, where only the f32 summation
+//! order differs.
 #![allow(unsafe_code)]
 
-use super::IntDot;
 use super::quant::{Block32, load256};
-use super::{VnniDot, f16_at, hsum_ps};
+use super::{f16_at, hsum_ps};
 use std::arch::x86_64::*;
-
-/// Two little-endian f16 (at `p0`, `p1`) → lanes 0 and 1 of an f32 vector.
-#[inline(always)]
-unsafe fn f16_pair(p0: *const u8, p1: *const u8) -> __m128 {
-    // SAFETY: the caller guarantees two readable bytes at each pointer; F16C is enabled.
-    unsafe {
-        let h0 = std::ptr::read_unaligned(p0 as *const u16) as i32;
-        let h1 = std::ptr::read_unaligned(p1 as *const u16) as i32;
-        _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1))
-    }
-}
 
 /// `[lo; hi]` of two 256-bit halves.
 #[inline(always)]
@@ -26,14 +16,35 @@ unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
     unsafe { _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1) }
 }
 
+/// The f16 at the start of a block of at least 8 bytes, as f32 in lane 0: `vcvtph2ps` from
+/// memory, in inline assembly because LLVM rewrites the intrinsic form into `vpinsrw` into an
+/// arbitrary register (a false dependency on an accumulator, see `f16_at`).
+#[inline(always)]
+unsafe fn block_f16(p: *const u8) -> __m128 {
+    let v: __m128;
+    // SAFETY: the caller guarantees 8 readable bytes at `p` (all this instruction reads) and
+    // F16C support; it writes only `v`.
+    unsafe {
+        std::arch::asm!(
+            "vcvtph2ps {v}, qword ptr [{p}]",
+            p = in(reg) p,
+            v = out(xmm_reg) v,
+            options(pure, readonly, nostack, preserves_flags),
+        );
+    }
+    v
+}
+
 /// Dot products of `W` weight rows with `R` activation rows for a 32-element block type
-/// (`out[i][r]` = weight row `i` · activation row `r`); pairs of blocks in 512-bit lanes, an
-/// odd last block in 256-bit lanes. Each decoded weight pair is reused for the `R` activation
-/// rows and each loaded activation pair for the `W` weight rows, and every output element goes
-/// through the same operations whatever `W` and `R` are.
+/// (`out[i][r]` = weight row `i` · activation row `r`) in ggml's arithmetic
+/// (`reference::lanes32`): per block, 8 lanes of exact 4-byte integer dot products
+/// (`vpdpbusd`), `acc = fma(dx·dy, lanes, acc)`, then the 8-lane horizontal sum. Each decoded
+/// weight block is reused for the `R` activation rows and each loaded activation block for the
+/// `W` weight rows, and every output element goes through the same operations whatever `W` and
+/// `R` are.
 ///
 /// Signed types: the weights are offset by 128 to unsigned bytes for `vpdpbusd`, and the
-/// accumulator starts at `-128·Σy` so the integer sum is exactly `Σ x·y`.
+/// integer sum starts at `-128·Σy` so that it is exactly `Σ x·y` in every lane.
 #[inline(always)]
 pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
     w: [&[u8]; W],
@@ -42,51 +53,43 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
     let nb = w[0].len() / B::WB;
     let a_qs = if B::AB == 36 { 4 } else { 2 };
     // SAFETY: blocks `< nb` of every `w[i]` and every `a[r]` are in bounds (the caller's
-    // contract: whole rows with the same number of blocks); AVX-512 F/BW/VL/VNNI, AVX2, FMA
-    // and F16C are enabled in the calling kernel.
+    // contract: whole rows with the same number of blocks; every block is at least 18 bytes,
+    // so `block_f16` may read 8); AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C are enabled in the
+    // calling kernel.
     unsafe {
-        // Lanes 0..8 take the first block's scale, 8..16 the second's.
-        let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-        let zero = _mm512_setzero_si512();
-        let off = _mm512_set1_epi8(0x80u8 as i8);
-        let mut acc = [[_mm512_setzero_ps(); R]; W];
+        let zero = _mm256_setzero_si256();
+        let off = _mm256_set1_epi8(0x80u8 as i8);
+        let mut acc = [[_mm256_setzero_ps(); R]; W];
         let mut summs = [[0.0f32; R]; W];
-        let pairs = nb / 2;
-        for ib in 0..pairs {
+        for ib in 0..nb {
             let mut xs = [zero; W];
-            let mut dws = [_mm512_setzero_ps(); W];
+            let mut dws = [_mm_setzero_ps(); W];
             for i in 0..W {
-                let w0 = w[i].as_ptr().add(2 * ib * B::WB);
-                let w1 = w0.add(B::WB);
-                let x = join(B::decode(w0), B::decode(w1));
+                let wp = w[i].as_ptr().add(ib * B::WB);
+                let x = B::decode(wp);
                 xs[i] = if B::SIGNED {
-                    _mm512_xor_si512(x, off)
+                    _mm256_xor_si256(x, off)
                 } else {
                     x
                 };
-                dws[i] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(f16_pair(w0, w1)));
+                dws[i] = block_f16(wp);
             }
             for r in 0..R {
-                let y0 = a[r].as_ptr().add(2 * ib * B::AB);
-                let y1 = y0.add(B::AB);
-                let y = join(load256(y0.add(a_qs)), load256(y1.add(a_qs)));
-                let dy = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(f16_pair(y0, y1)));
+                let yp = a[r].as_ptr().add(ib * B::AB);
+                let y = load256(yp.add(a_qs));
+                let dy = block_f16(yp);
                 let start = if B::SIGNED {
-                    _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y))
+                    _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y))
                 } else {
                     zero
                 };
                 for i in 0..W {
-                    let p = _mm512_dpbusd_epi32(start, xs[i], y);
-                    let d = _mm512_mul_ps(dws[i], dy);
-                    acc[i][r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[i][r]);
+                    let p = _mm256_dpbusd_epi32(start, xs[i], y);
+                    let d = _mm256_broadcastss_ps(_mm_mul_ss(dws[i], dy));
+                    acc[i][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i][r]);
                     if !B::SIGNED {
-                        let w0 = w[i].as_ptr().add(2 * ib * B::WB);
-                        let m = _mm_mul_ps(
-                            f16_pair(w0.add(2), w0.add(B::WB + 2)),
-                            f16_pair(y0.add(2), y1.add(2)),
-                        );
-                        summs[i][r] += _mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_movehdup_ps(m));
+                        let wp = w[i].as_ptr().add(ib * B::WB);
+                        summs[i][r] += f16_at(wp.add(2)) * f16_at(yp.add(2));
                     }
                 }
             }
@@ -94,31 +97,7 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
         let mut out = [[0.0f32; R]; W];
         for i in 0..W {
             for r in 0..R {
-                let mut v = _mm256_add_ps(
-                    _mm512_castps512_ps256(acc[i][r]),
-                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc[i][r]))),
-                );
-                if nb % 2 == 1 {
-                    let wp = w[i].as_ptr().add((nb - 1) * B::WB);
-                    let yp = a[r].as_ptr().add((nb - 1) * B::AB);
-                    let x = B::decode(wp);
-                    let y = load256(yp.add(a_qs));
-                    let p = if B::SIGNED {
-                        VnniDot::dpbusd(
-                            _mm256_setzero_si256(),
-                            _mm256_abs_epi8(x),
-                            _mm256_sign_epi8(y, x),
-                        )
-                    } else {
-                        VnniDot::dpbusd(_mm256_setzero_si256(), x, y)
-                    };
-                    let d = _mm256_set1_ps(f16_at(wp) * f16_at(yp));
-                    v = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), v);
-                    if !B::SIGNED {
-                        summs[i][r] += f16_at(wp.add(2)) * f16_at(yp.add(2));
-                    }
-                }
-                out[i][r] = hsum_ps(v) + summs[i][r];
+                out[i][r] = hsum_ps(acc[i][r]) + summs[i][r];
             }
         }
         out
