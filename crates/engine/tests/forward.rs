@@ -381,3 +381,75 @@ fn scalar_and_simd_models_agree() {
         assert!(err <= 1e-3 * rms(base), "{isa:?}: max |Δ| {err}");
     }
 }
+
+/// The scalar kernel set and the AVX2 one follow the same llama.cpp build's arithmetic (every
+/// quantised dot product, SwiGLU, softmax and attention sum in ggml's order), so a whole forward
+/// pass gives bit-identical logits on both, for every type whose kernels are exact.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn scalar_and_avx2_forward_passes_are_identical() {
+    use switchyard_engine::kernels::x86::X86Level;
+    if !X86Level::Avx2.supported() {
+        eprintln!("no AVX2: skipped");
+        return;
+    }
+    for (arch, ty, kv) in [
+        ("llama", GgmlType::Q8_0, KvType::F16),
+        ("qwen2", GgmlType::Q4_0, KvType::F32),
+        ("qwen3", GgmlType::Q4_1, KvType::F16),
+        ("qwen2", GgmlType::Q5_0, KvType::F16),
+        ("llama", GgmlType::Q5_1, KvType::F32),
+        ("qwen2", GgmlType::Q4_K, KvType::F16),
+        ("llama", GgmlType::Q6_K, KvType::F16),
+    ] {
+        let spec = TinySpec::new(arch, ty);
+        let bytes = build(&spec);
+        let toks = prompt(19, spec.n_vocab, 4);
+        let run = |isa| {
+            let opts = ModelOptions {
+                threads: 2,
+                isa: Some(isa),
+            };
+            let m = Model::from_gguf(GgufFile::from_bytes(bytes.clone()).unwrap(), &opts).unwrap();
+            let mut s = m.new_sequence(kv, 0).unwrap();
+            m.forward(&mut s, &toks, Logits::All).unwrap()
+        };
+        assert_bits_eq(
+            &run(Isa::Scalar),
+            &run(Isa::X86(X86Level::Avx2)),
+            &format!("{arch} {ty} kv {kv:?}: scalar vs AVX2"),
+        );
+    }
+}
+
+/// `forward_traced` hands over every intermediate activation under llama.cpp's node names, with
+/// whole rows, and returns the same logits as `forward`.
+#[test]
+fn traced_forward_names_every_step() {
+    let spec = TinySpec::new("qwen2", GgmlType::Q8_0);
+    let model = load(&spec, 2);
+    let toks = prompt(5, spec.n_vocab, 8);
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut s = model.new_sequence(KvType::F16, 0).unwrap();
+    let traced = model
+        .forward_traced(&mut s, &toks, Logits::All, &mut |name, data| {
+            seen.push((name.to_string(), data.len()))
+        })
+        .unwrap();
+    let mut t = model.new_sequence(KvType::F16, 0).unwrap();
+    assert_bits_eq(
+        &traced,
+        &model.forward(&mut t, &toks, Logits::All).unwrap(),
+        "traced vs plain",
+    );
+    let width = |name: &str| seen.iter().find(|(n, _)| n == name).map(|(_, w)| *w);
+    let n = toks.len();
+    assert_eq!(width("inp_embd"), Some(n * spec.n_embd));
+    assert_eq!(width("Kcur-1"), Some(n * spec.n_head_kv * spec.head_dim()));
+    assert_eq!(width("ffn_swiglu-0"), Some(n * spec.n_ff));
+    assert_eq!(width("result_output"), Some(n * spec.n_vocab));
+    assert_eq!(seen.first().map(|(n, _)| n.as_str()), Some("inp_embd"));
+    assert_eq!(seen.last().map(|(n, _)| n.as_str()), Some("result_output"));
+    // 15 per layer, plus the embeddings, the final norm and the output.
+    assert_eq!(seen.len(), 15 * spec.n_layer + 3);
+}

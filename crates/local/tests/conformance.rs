@@ -173,7 +173,6 @@ fn qwen2_q8_0_agrees_with_llama_cpp() {
     check("qwen2", "q8_0");
 }
 #[test]
-#[ignore = "known gap: 97.67% (837/857) < 98% against llama.cpp 0.3.16; see docs/conformance.md"]
 fn qwen2_q4_k_m_agrees_with_llama_cpp() {
     check("qwen2", "q4_k_m");
 }
