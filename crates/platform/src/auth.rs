@@ -71,10 +71,7 @@ impl Platform {
         Ok(KeyAuthResult::Valid(KeyAuth {
             kind: kind_from_row(&rec.kind, &rec.id)?,
             scopes: scopes_from_row(rec.scopes, &rec.id)?,
-            rate: RateLimits {
-                rpm: key_rate.rpm.or(account_rate.rpm),
-                tpm: key_rate.tpm.or(account_rate.tpm),
-            },
+            rate: key_rate.or(account_rate),
             key_id: rec.id,
             public_id: rec.public_id,
             prefix: rec.prefix,

@@ -47,9 +47,10 @@ impl Platform {
     /// `effective_rate_of(RateLimits::default(), account)` is what a key
     /// without limits of its own gets.
     pub fn effective_rate_of(&self, key: RateLimits, account: RateLimits) -> (u32, u32) {
+        let merged = key.or(account);
         (
-            key.rpm.or(account.rpm).unwrap_or(self.config.default_rpm),
-            key.tpm.or(account.tpm).unwrap_or(self.config.default_tpm),
+            merged.rpm.unwrap_or(self.config.default_rpm),
+            merged.tpm.unwrap_or(self.config.default_tpm),
         )
     }
 

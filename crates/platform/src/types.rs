@@ -196,6 +196,16 @@ pub struct RateLimits {
     pub tpm: Option<u32>,
 }
 
+impl RateLimits {
+    /// These limits, each unset one taken from `fallback` (a key's own, else its account's).
+    pub fn or(self, fallback: RateLimits) -> RateLimits {
+        RateLimits {
+            rpm: self.rpm.or(fallback.rpm),
+            tpm: self.tpm.or(fallback.tpm),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +255,29 @@ mod tests {
         assert_eq!(
             Retention::Day.window_start(monday - 1),
             ms("2026-11-29T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn rate_limits_fall_back_per_dimension() {
+        let key = RateLimits {
+            rpm: Some(5),
+            tpm: None,
+        };
+        let account = RateLimits {
+            rpm: Some(9),
+            tpm: Some(100),
+        };
+        assert_eq!(
+            key.or(account),
+            RateLimits {
+                rpm: Some(5),
+                tpm: Some(100)
+            }
+        );
+        assert_eq!(
+            RateLimits::default().or(RateLimits::default()),
+            RateLimits::default()
         );
     }
 

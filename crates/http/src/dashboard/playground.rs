@@ -24,7 +24,7 @@ use axum::{
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchyard_platform::{KeyAuth, KeyInfo, KeyKind, NewKey, RateLimits};
+use switchyard_platform::{KeyAuth, KeyInfo, KeyKind, NewKey};
 
 use super::{
     csrf::{self, FormData},
@@ -146,10 +146,7 @@ async fn playground_auth(state: &AppState, session: &Session) -> Result<KeyAuth,
         account_is_admin: account.is_admin,
         kind: KeyKind::Regular,
         scopes: key.scopes,
-        rate: RateLimits {
-            rpm: key.rate.rpm.or(account.rate.rpm),
-            tpm: key.rate.tpm.or(account.rate.tpm),
-        },
+        rate: key.rate.or(account.rate),
     };
     p.rate_check(&auth).await?;
     Ok(auth)
