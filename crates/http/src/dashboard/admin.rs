@@ -335,6 +335,8 @@ pub(crate) async fn set_admin(
             let is_admin = bool_field(&form, "is_admin")?;
             not_self(&session, &id)?;
             state.platform().set_admin(&id, is_admin).await?;
+            // Cached key authentications carry the admin flag (balance bypass).
+            state.forget_account(&id);
             Ok(redirect(if is_admin {
                 "/admin?msg=admin_granted"
             } else {
