@@ -156,7 +156,11 @@ impl MatMul {
         let mut vals = [0.0f32; TILE_WROWS * MAX_ROWS];
         let mut i = 0;
         while i < nw {
-            let wn = if mt > 1 && nw - i >= TILE_WROWS {
+            // Decode (one activation row) takes 4 weight rows per tile only for the types whose
+            // kernels are compute-bound on one row (measured): their 4-row kernels share the
+            // per-block reductions and prefetch the next tile. The others stream one row at a
+            // time, which the hardware prefetcher follows best.
+            let wn = if nw - i >= TILE_WROWS && (mt > 1 || w.wt().decode_tiles()) {
                 TILE_WROWS
             } else {
                 1

@@ -95,6 +95,17 @@ impl WType {
         }
     }
 
+    /// Whether a single activation row (decode) is multiplied 4 weight rows at a time. Chosen
+    /// by measurement (`examples/kernel_bench`): the nibble types' kernels are compute-bound
+    /// on one row and gain from sharing work across rows; Q8_0 and Q6_K are memory-bound
+    /// one row at a time and lose the hardware prefetcher's help with interleaved rows.
+    pub fn decode_tiles(self) -> bool {
+        matches!(
+            self,
+            WType::Q4_0 | WType::Q4_1 | WType::Q5_0 | WType::Q5_1 | WType::Q4_K | WType::Q5_K
+        )
+    }
+
     /// Bytes in a row of `k` elements; `Err` unless `k` is a positive multiple of the block size.
     pub fn row_bytes(self, k: usize) -> Result<usize, EngineError> {
         row_bytes(self.layout(), k, || format!("{self:?}"))

@@ -35,6 +35,28 @@ unsafe fn block_f16(p: *const u8) -> __m128 {
     v
 }
 
+/// Decode with several weight rows per tile reads interleaved row streams, which the hardware
+/// prefetcher does not follow. When the rows are adjacent (as in a matrix), the next tile is
+/// the bytes right after the last row: while block `ib` of this tile is computed, fetch the
+/// same share (`len` bytes from `ib·len`) of the next tile as one linear stream. A prefetch
+/// never faults, even past the end of the matrix. Only for one activation row (decode), where
+/// memory bandwidth is the limit.
+#[inline(always)]
+unsafe fn prefetch_next<const W: usize, const R: usize>(w: &[&[u8]; W], ib: usize, len: usize) {
+    if W == 1 || R != 1 {
+        return;
+    }
+    if let Some(last) = w.last() {
+        let start = last.as_ptr().wrapping_add(last.len() + ib * len) as usize;
+        let mut line = start & !63;
+        while line < start + len {
+            // SAFETY: a prefetch is a hint that never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+            line += 64;
+        }
+    }
+}
+
 /// Dot products of `W` weight rows with `R` activation rows for a 32-element block type
 /// (`out[i][r]` = weight row `i` · activation row `r`) in ggml's arithmetic
 /// (`reference::lanes32`): per block, 8 lanes of exact 4-byte integer dot products
@@ -62,6 +84,7 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
         let mut acc = [[_mm256_setzero_ps(); R]; W];
         let mut summs = [[0.0f32; R]; W];
         for ib in 0..nb {
+            prefetch_next::<W, R>(&w, ib, W * B::WB);
             let mut xs = [zero; W];
             let mut dws = [_mm_setzero_ps(); W];
             for i in 0..W {
@@ -127,6 +150,7 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
         let m4 = _mm256_set1_epi8(0x0F);
         let one = _mm256_set1_epi8(1);
         for s in 0..nb {
+            prefetch_next::<W, R>(&w, s, W * wb);
             let mut sc = [_mm512_setzero_si512(); W];
             let mut mins = [_mm_setzero_si128(); W];
             for i in 0..W {
@@ -317,6 +341,84 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
     }
 }
 
+/// Q4_K for four weight rows and one activation row (decode): [`tile_q4_k`]'s arithmetic, one
+/// weight row at a time inside each super-block (so only one row's decoded nibbles are live),
+/// with the four rows' pair sums and FMA chains sharing registers (lane `i` is row `i`).
+#[inline(always)]
+unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
+    use super::quant::{f32_at, scales_mins_k4};
+    // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of `a` (292 bytes) is in
+    // bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the
+    // calling kernel.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let zero = _mm512_setzero_si512();
+        let idx_lo = _mm512_set_epi16(
+            6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        );
+        let idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(1));
+        let mut acc = _mm_setzero_ps();
+        let mut accm = _mm_setzero_ps();
+        for s in 0..nb {
+            let yp = a.as_ptr().add(s * 292);
+            let z = [
+                _mm512_loadu_si512(yp.add(4) as *const __m512i),
+                _mm512_loadu_si512(yp.add(68) as *const __m512i),
+                _mm512_loadu_si512(yp.add(132) as *const __m512i),
+                _mm512_loadu_si512(yp.add(196) as *const __m512i),
+            ];
+            prefetch_next::<4, 1>(&w, s, 4 * 144);
+            let mut t = [zero; 4];
+            let mut mins = [_mm_setzero_si128(); 4];
+            let mut dx = [0.0f32; 4];
+            let mut dmx = [0.0f32; 4];
+            for i in 0..4 {
+                let wp = w[i].as_ptr().add(s * 144);
+                let (c, m) = scales_mins_k4(wp.add(4));
+                let scz = _mm512_broadcast_i32x4(c);
+                let sv = [
+                    _mm512_permutexvar_epi16(idx_lo, scz),
+                    _mm512_permutexvar_epi16(idx_hi, scz),
+                ];
+                mins[i] = m;
+                dx[i] = f16_at(wp);
+                dmx[i] = f16_at(wp.add(2));
+                let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
+                let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
+                let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
+                let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+                let x = [
+                    _mm512_and_si512(p0, m4),
+                    _mm512_and_si512(p1, m4),
+                    _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
+                    _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+                ];
+                let mut ti = zero;
+                for k in 0..4 {
+                    ti = _mm512_dpwssd_epi32(ti, _mm512_maddubs_epi16(x[k], z[k]), sv[k / 2]);
+                }
+                t[i] = ti;
+            }
+            let bs = load256(yp.add(260));
+            let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            let f = _mm512_cvtepi32_ps(hsum_chunks4(t));
+            let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
+                transpose4_epi32(mins),
+                spread4_epi32(pairs),
+            ));
+            let d = _mm_set1_ps(f32_at(yp));
+            let dd = _mm_mul_ps(_mm_loadu_ps(dx.as_ptr()), d);
+            let dm = _mm_mul_ps(_mm_loadu_ps(dmx.as_ptr()), d);
+            acc = fma_chunks(f, dd, acc);
+            accm = fma_chunks(fm, dm, accm);
+        }
+        let mut res = [0.0f32; 4];
+        _mm_storeu_ps(res.as_mut_ptr(), _mm_sub_ps(acc, accm));
+        res
+    }
+}
+
 /// Q4_K for `W` (1 or 4) weight rows × `R` (≤ 4) activation rows in the arithmetic of
 /// llama.cpp's repacked Q4_K kernels (`reference::q4_k_dot`): per super-block and pair `j` of
 /// sub-blocks, `acc = fma(Σ_j, d·dy, acc)` and `accm = fma(Σm_j, dmin·dy, accm)`; the result is
@@ -339,6 +441,17 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
         let mut out = [[0.0f32; R]; W];
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI, FMA enabled).
         out[0][0] = unsafe { q4_k_1x1(w[0], a[0], nb) };
+        return out;
+    }
+    if W == 4 && R == 1 {
+        let mut out = [[0.0f32; R]; W];
+        if let (Ok(w4), Some(a0)) = (<[&[u8]; 4]>::try_from(&w[..]), a.first()) {
+            // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI, FMA enabled).
+            let r = unsafe { q4_k_4x1(w4, a0, nb) };
+            for (o, v) in out.iter_mut().zip(r) {
+                o[0] = v;
+            }
+        }
         return out;
     }
     // i16 lane l of the scale registers: sub-block 2·(l/8) (registers k = 0, 1) or 2·(l/8)+1.
@@ -486,6 +599,7 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
         let m3 = _mm512_set1_epi8(3);
         let m32 = _mm512_set1_epi8(32);
         for s in 0..nb {
+            prefetch_next::<W, R>(&w, s, W * 210);
             let mut sc16 = [_mm256_setzero_si256(); W];
             for i in 0..W {
                 let wp = w[i].as_ptr().add(s * 210);
