@@ -7,8 +7,8 @@ mod common;
 use common::{Rng, random_row};
 use switchyard_engine::kernels::types::q8_kt_pos;
 use switchyard_engine::kernels::{
-    AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, TILE_WROWS, WType, WeightMatrix, dot_rows,
-    dot_tile, reference,
+    AType, ActRows, Isa, MAX_ROWS, MatMul, QK_K, Strides, TILE_WROWS, WType, WeightMatrix,
+    dot_block, dot_rows, dot_span, dot_tile, reference,
 };
 
 /// SIMD vs scalar: the integer parts are exact, so results may differ only by f32 rounding in
@@ -338,6 +338,67 @@ fn tiles_match_dot_rows_bit_for_bit() {
                 }
             }
         }
+    }
+}
+
+/// The span (decode) and block (batch) entry points compute every element exactly as
+/// `dot_rows` does, for row counts that are and are not multiples of the tile sizes.
+#[test]
+fn spans_and_blocks_match_dot_rows_bit_for_bit() {
+    let mut rng = Rng::new(9);
+    for isa in Isa::available() {
+        for wt in WType::ALL {
+            let k = widths(wt)[0];
+            let (nw, na) = (7, 6);
+            let ws: Vec<Vec<u8>> = (0..nw).map(|_| random_row(wt, k, &mut rng)).collect();
+            let w: Vec<u8> = ws.concat();
+            let x = rng.vec(na * k, 2.0);
+            let mut acts = ActRows::new(wt.act_type(), k).unwrap();
+            acts.quantize(&x).unwrap();
+            let want = |i: usize, t: usize| {
+                let mut one = [0.0f32];
+                dot_rows(isa, wt, k, &ws[i], &[acts.row(t)], &mut one).unwrap();
+                one[0].to_bits()
+            };
+            let mut span = vec![f32::NAN; nw];
+            dot_span(isa, wt, k, &w, acts.row(0), &mut span).unwrap();
+            for (i, v) in span.iter().enumerate() {
+                assert_eq!(v.to_bits(), want(i, 0), "{isa:?} {wt:?} span row {i}");
+            }
+            // Weight-major and activation-major output layouts.
+            for (w_stride, a_stride) in [(na, 1), (1, nw)] {
+                let mut out = vec![f32::NAN; nw * na];
+                let st = Strides { w_stride, a_stride };
+                dot_block(isa, wt, k, &w, acts.data(), &mut out, st).unwrap();
+                for i in 0..nw {
+                    for t in 0..na {
+                        let v = out[i * w_stride + t * a_stride];
+                        assert_eq!(v.to_bits(), want(i, t), "{isa:?} {wt:?} block ({i},{t})");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn spans_and_blocks_reject_malformed_arguments() {
+    let (w, a) = (vec![0u8; 34 * 3], vec![0u8; 34 * 2]);
+    let st = Strides {
+        w_stride: 2,
+        a_stride: 1,
+    };
+    for isa in Isa::available() {
+        let mut out = [0.0f32; 6];
+        assert!(dot_span(isa, WType::Q8_0, 32, &w, &a[..34], &mut out[..3]).is_ok());
+        assert!(dot_span(isa, WType::Q8_0, 32, &w, &a[..34], &mut out[..2]).is_err());
+        assert!(dot_span(isa, WType::Q8_0, 32, &w[..100], &a[..34], &mut out[..3]).is_err());
+        assert!(dot_span(isa, WType::Q8_0, 32, &w, &a, &mut out[..3]).is_err());
+        assert!(dot_block(isa, WType::Q8_0, 32, &w, &a, &mut out, st).is_ok());
+        assert!(dot_block(isa, WType::Q8_0, 32, &w, &a, &mut out[..5], st).is_err());
+        assert!(dot_block(isa, WType::Q8_0, 32, &w[..101], &a, &mut out, st).is_err());
+        assert!(dot_block(isa, WType::Q8_0, 32, &w, &a[..67], &mut out, st).is_err());
+        assert!(dot_block(isa, WType::Q4_K, 32, &w, &a, &mut out, st).is_err());
     }
 }
 

@@ -5,7 +5,7 @@
 //! same code whatever the number of rows and however the work is split, so results do not
 //! depend on batching or threading.
 
-use super::{ActRows, Isa, MAX_ROWS, TILE_WROWS, WType, dot_tile};
+use super::{ActRows, Isa, MAX_ROWS, Strides, TILE_WROWS, WType, dot_block, dot_span};
 use crate::EngineError;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -50,6 +50,12 @@ impl<'a> WeightMatrix<'a> {
     /// Number of rows (output features).
     pub fn n(&self) -> usize {
         self.n
+    }
+    /// The bytes of rows `rows` (empty when out of range).
+    pub fn rows_bytes(&self, rows: Range<usize>) -> &'a [u8] {
+        self.data
+            .get(rows.start * self.row_bytes..rows.end * self.row_bytes)
+            .unwrap_or_default()
     }
     /// Row `o`'s bytes (empty when out of range).
     pub fn row(&self, o: usize) -> &'a [u8] {
@@ -96,27 +102,27 @@ impl MatMul {
             // Each task owns whole weight rows (each weight row is read once in all).
             let chunk = n.div_ceil(threads * 8).max(1).next_multiple_of(TILE_WROWS);
             if m == 1 {
+                let a = x.row(0);
                 return out
                     .par_chunks_mut(chunk)
                     .enumerate()
                     .try_for_each(|(c, o)| {
-                        self.sweep(w, x, c * chunk..c * chunk + o.len(), 0..1, |i, _, v| {
-                            if let Some(d) = o.get_mut(i) {
-                                *d = v;
-                            }
-                        })
+                        let rows = w.rows_bytes(c * chunk..c * chunk + o.len());
+                        dot_span(self.isa, w.wt(), w.k(), rows, a, o)
                     });
             }
             // Transposed scratch (n × m), then transpose.
             let mut tmp = vec![0.0f32; n * m];
+            let acts = x.rows_bytes(0..m);
             tmp.par_chunks_mut(chunk * m)
                 .enumerate()
                 .try_for_each(|(c, o)| {
-                    self.sweep(w, x, c * chunk..c * chunk + o.len() / m, 0..m, |i, t, v| {
-                        if let Some(d) = o.get_mut(i * m + t) {
-                            *d = v;
-                        }
-                    })
+                    let rows = w.rows_bytes(c * chunk..c * chunk + o.len() / m);
+                    let st = Strides {
+                        w_stride: m,
+                        a_stride: 1,
+                    };
+                    dot_block(self.isa, w.wt(), w.k(), rows, acts, o, st)
                 })?;
             for (o, vals) in tmp.chunks_exact(m).enumerate() {
                 for (t, v) in vals.iter().enumerate() {
@@ -130,60 +136,12 @@ impl MatMul {
         out.par_chunks_mut(per_task * n)
             .enumerate()
             .try_for_each(|(c, o)| {
-                let rows = o.len() / n;
-                self.sweep(w, x, 0..n, c * per_task..c * per_task + rows, |i, t, v| {
-                    if let Some(d) = o.get_mut(t * n + i) {
-                        *d = v;
-                    }
-                })
+                let acts = x.rows_bytes(c * per_task..c * per_task + o.len() / n);
+                let st = Strides {
+                    w_stride: 1,
+                    a_stride: n,
+                };
+                dot_block(self.isa, w.wt(), w.k(), w.rows_bytes(0..n), acts, o, st)
             })
-    }
-
-    /// Weight rows `rows` against activation rows `acts_at` in tiles of [`TILE_WROWS`] ×
-    /// [`MAX_ROWS`]; `put(i, t, v)` receives output `(rows.start + i, acts_at.start + t)`.
-    fn sweep(
-        &self,
-        w: &WeightMatrix,
-        x: &ActRows,
-        rows: Range<usize>,
-        acts_at: Range<usize>,
-        mut put: impl FnMut(usize, usize, f32),
-    ) -> Result<(), EngineError> {
-        let (o0, nw) = (rows.start, rows.len());
-        let (t0, mt) = (acts_at.start, acts_at.len());
-        let mut acts: [&[u8]; MAX_ROWS] = [&[]; MAX_ROWS];
-        let mut ws: [&[u8]; TILE_WROWS] = [&[]; TILE_WROWS];
-        let mut vals = [0.0f32; TILE_WROWS * MAX_ROWS];
-        let mut i = 0;
-        while i < nw {
-            // Decode (one activation row) takes 4 weight rows per tile only for the types whose
-            // kernels are compute-bound on one row (measured): their 4-row kernels share the
-            // per-block reductions and prefetch the next tile. The others stream one row at a
-            // time, which the hardware prefetcher follows best.
-            let wn = if nw - i >= TILE_WROWS && (mt > 1 || w.wt().decode_tiles()) {
-                TILE_WROWS
-            } else {
-                1
-            };
-            for (j, r) in ws.iter_mut().take(wn).enumerate() {
-                *r = w.row(o0 + i + j);
-            }
-            let mut t = 0;
-            while t < mt {
-                let an = (mt - t).min(MAX_ROWS);
-                for (j, a) in acts.iter_mut().take(an).enumerate() {
-                    *a = x.row(t0 + t + j);
-                }
-                dot_tile(self.isa, w.wt(), w.k(), &ws[..wn], &acts[..an], &mut vals)?;
-                for wi in 0..wn {
-                    for ai in 0..an {
-                        put(i + wi, t + ai, vals[wi * an + ai]);
-                    }
-                }
-                t += an;
-            }
-            i += wn;
-        }
-        Ok(())
     }
 }

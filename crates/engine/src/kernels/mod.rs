@@ -14,7 +14,7 @@ pub mod x86;
 
 pub use matmul::{MatMul, WeightMatrix};
 pub use quantize::ActRows;
-pub use tile::{TILE_WROWS, dot_tile};
+pub use tile::{Strides, TILE_WROWS, dot_block, dot_span, dot_tile};
 pub use types::{AType, QK, QK_K, WType};
 
 use std::sync::OnceLock;

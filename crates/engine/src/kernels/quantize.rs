@@ -71,6 +71,12 @@ impl ActRows {
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+    /// The bytes of rows `rows` (empty if out of range).
+    pub fn rows_bytes(&self, rows: std::ops::Range<usize>) -> &[u8] {
+        self.data
+            .get(rows.start * self.row_bytes..rows.end * self.row_bytes)
+            .unwrap_or_default()
+    }
     /// Row `i`'s bytes (empty if out of range).
     pub fn row(&self, i: usize) -> &[u8] {
         self.data

@@ -14,6 +14,7 @@ mod quant;
 mod quant512;
 pub mod vec;
 
+use super::Strides;
 use super::types::WType;
 use std::arch::x86_64::*;
 
@@ -162,6 +163,74 @@ pub fn dot_tile(
         (4, 3) => go!(4, 3),
         (4, 4) => go!(4, 4),
         _ => return false,
+    }
+    true
+}
+
+/// Dot products of the `out.len()` adjacent weight rows in `w` (type `wt`, `k` elements each)
+/// with the one activation row `a`: `out[o]` = row `o` · `a`, each computed exactly as
+/// [`dot_rows`] does. Rows go 4 at a time when [`WType::decode_tiles`] says so, else one at a
+/// time. The lengths are checked once for the whole span, not per row.
+///
+/// Returns `false` (and computes nothing) when `w` is not `out.len()` whole rows, `a` not one
+/// whole activation row, or the CPU lacks `level`.
+pub fn dot_span(level: X86Level, wt: WType, k: usize, w: &[u8], a: &[u8], out: &mut [f32]) -> bool {
+    let (Ok(wb), Ok(ab)) = (wt.row_bytes(k), wt.act_type().row_bytes(k)) else {
+        return false;
+    };
+    if out.len().checked_mul(wb) != Some(w.len()) || a.len() != ab || !level.supported() {
+        return false;
+    }
+    // SAFETY: `w` holds exactly `out.len()` rows of `k` elements of `wt` and `a` one row of `k`
+    // elements of `wt.act_type()` (checked above); the CPU supports `level` (checked above).
+    unsafe {
+        match level {
+            X86Level::Avx2 => avx2::span(wt, k, wb, w, a, out),
+            X86Level::Avx512Vnni => vnni::span(wt, k, wb, w, a, out),
+        }
+    }
+    true
+}
+
+/// Dot products of every weight row in `w` (whole rows of `k` elements of `wt`) with every
+/// activation row in `a` (whole rows of `wt.act_type()`), in tiles of 4 × up to 4 (1 × up to 4
+/// for the last rows), each element computed exactly as [`dot_rows`] does. The lengths are
+/// checked once for the whole block.
+///
+/// Returns `false` (and computes nothing) when the lengths are not whole rows, `out` is too
+/// short for the strides, or the CPU lacks `level`.
+pub fn dot_block(
+    level: X86Level,
+    wt: WType,
+    k: usize,
+    w: &[u8],
+    a: &[u8],
+    out: &mut [f32],
+    st: Strides,
+) -> bool {
+    let (Ok(wb), Ok(ab)) = (wt.row_bytes(k), wt.act_type().row_bytes(k)) else {
+        return false;
+    };
+    if wb == 0 || ab == 0 || !w.len().is_multiple_of(wb) || !a.len().is_multiple_of(ab) {
+        return false;
+    }
+    let (nw, na) = (w.len() / wb, a.len() / ab);
+    if nw == 0 || na == 0 {
+        return true;
+    }
+    let last = (nw - 1)
+        .checked_mul(st.w_stride)
+        .and_then(|x| (na - 1).checked_mul(st.a_stride)?.checked_add(x));
+    if last.is_none_or(|l| l >= out.len()) || !level.supported() {
+        return false;
+    }
+    // SAFETY: `w` and `a` hold whole rows (checked above), every output index is below
+    // `out.len()` (checked above: the largest is `last`); the CPU supports `level`.
+    unsafe {
+        match level {
+            X86Level::Avx2 => avx2::block(wt, k, wb, ab, w, a, out, st),
+            X86Level::Avx512Vnni => vnni::block(wt, k, wb, ab, w, a, out, st),
+        }
     }
     true
 }
@@ -328,6 +397,102 @@ macro_rules! level_entry {
                             o
                         }
                     }
+                }
+            }
+
+            /// `out[o]` = weight row `o` of `w` (rows of `wb` bytes) · `a`, by [`tile`]s of 4
+            /// rows when `wt.decode_tiles()`, else 1.
+            ///
+            /// # Safety
+            /// As [`dot`], with `w` exactly `out.len()` rows of `wb` bytes.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn span(
+                wt: WType,
+                k: usize,
+                wb: usize,
+                w: &[u8],
+                a: &[u8],
+                out: &mut [f32],
+            ) {
+                let row = |o: usize| w.get(o * wb..(o + 1) * wb).unwrap_or_default();
+                let mut o = 0;
+                if wt.decode_tiles() {
+                    while o + 4 <= out.len() {
+                        // SAFETY: forwarded from this function's contract (whole rows).
+                        let r = unsafe {
+                            tile::<4, 1>(wt, k, [row(o), row(o + 1), row(o + 2), row(o + 3)], [a])
+                        };
+                        for (i, v) in r.iter().enumerate() {
+                            out[o + i] = v[0];
+                        }
+                        o += 4;
+                    }
+                }
+                while o < out.len() {
+                    // SAFETY: forwarded from this function's contract (whole rows).
+                    let [[v]] = unsafe { tile::<1, 1>(wt, k, [row(o)], [a]) };
+                    out[o] = v;
+                    o += 1;
+                }
+            }
+
+            /// [`super::dot_block`] once checked.
+            ///
+            /// # Safety
+            /// As [`dot`] for every row of `w` (rows of `wb` bytes) and of `a` (rows of `ab`
+            /// bytes); every output index the strides give is in bounds.
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn block(
+                wt: WType,
+                k: usize,
+                wb: usize,
+                ab: usize,
+                w: &[u8],
+                a: &[u8],
+                out: &mut [f32],
+                st: super::Strides,
+            ) {
+                let (nw, na) = (w.len() / wb, a.len() / ab);
+                let wrow = |o: usize| w.get(o * wb..(o + 1) * wb).unwrap_or_default();
+                let arow = |t: usize| a.get(t * ab..(t + 1) * ab).unwrap_or_default();
+                let mut put = |i: usize, t: usize, v: f32| {
+                    if let Some(d) = out.get_mut(i * st.w_stride + t * st.a_stride) {
+                        *d = v;
+                    }
+                };
+                macro_rules! go {
+                    ($wn:literal, $an:literal, $i:expr, $t:expr) => {{
+                        let ws: [&[u8]; $wn] = std::array::from_fn(|j| wrow($i + j));
+                        let xs: [&[u8]; $an] = std::array::from_fn(|j| arow($t + j));
+                        // SAFETY: forwarded from this function's contract (whole rows).
+                        let r = unsafe { tile::<$wn, $an>(wt, k, ws, xs) };
+                        for (wi, row) in r.iter().enumerate() {
+                            for (ai, v) in row.iter().enumerate() {
+                                put($i + wi, $t + ai, *v);
+                            }
+                        }
+                    }};
+                }
+                let mut i = 0;
+                while i < nw {
+                    let four = nw - i >= 4;
+                    let mut t = 0;
+                    while t < na {
+                        let an = (na - t).min(4);
+                        match (four, an) {
+                            (true, 4) => go!(4, 4, i, t),
+                            (true, 3) => go!(4, 3, i, t),
+                            (true, 2) => go!(4, 2, i, t),
+                            (true, _) => go!(4, 1, i, t),
+                            (false, 4) => go!(1, 4, i, t),
+                            (false, 3) => go!(1, 3, i, t),
+                            (false, 2) => go!(1, 2, i, t),
+                            (false, _) => go!(1, 1, i, t),
+                        }
+                        t += an;
+                    }
+                    i += if four { 4 } else { 1 };
                 }
             }
 
