@@ -515,3 +515,60 @@ fn attention_vector_ops_match_reference() {
         }
     }
 }
+
+/// The attention kernels over many KV rows equal the per-row operations they replace, bit for
+/// bit: scores as `dot_f16` of each key row; the weighted sum as `axpy_f16` of each value row
+/// into chain `j mod L`, then `hsum` of the chains per element. Head sizes 64 and 128 take the
+/// fast paths, 24 the fallback.
+#[test]
+fn attention_row_kernels_match_per_row_operations_bit_for_bit() {
+    use half::f16;
+    use switchyard_engine::kernels::act::{self, Lanes};
+    use switchyard_engine::kernels::vec;
+    let mut rng = Rng::new(11);
+    for isa in Isa::available() {
+        let l = Lanes::of(isa).n();
+        for hd in [64usize, 128, 24] {
+            for n in [1usize, 5, 16, 17, 40] {
+                let stride = hd * 3;
+                let keys: Vec<f16> = rng
+                    .vec(n * stride, 2.0)
+                    .into_iter()
+                    .map(f16::from_f32)
+                    .collect();
+                let q: Vec<f16> = rng.vec(hd, 2.0).into_iter().map(f16::from_f32).collect();
+                let off = hd;
+                let mut scores = Vec::new();
+                vec::dot_f16_rows(isa, &q, &keys[off..], stride, n, &mut scores).unwrap();
+                assert_eq!(scores.len(), n);
+                for (j, s) in scores.iter().enumerate() {
+                    let row = &keys[off + j * stride..off + j * stride + hd];
+                    let want = vec::dot_f16(isa, &q, row);
+                    assert_eq!(
+                        s.to_bits(),
+                        want.to_bits(),
+                        "{isa:?} hd={hd} n={n} score {j}"
+                    );
+                }
+                let w: Vec<f32> = rng.vec(n, 1.0);
+                let mut out = vec![f32::NAN; hd];
+                vec::wsum_f16(isa, &w, &keys[off..], stride, &mut out).unwrap();
+                let mut chains = vec![0.0f32; l * hd];
+                for (j, &wj) in w.iter().enumerate() {
+                    let row = &keys[off + j * stride..off + j * stride + hd];
+                    let c = (j % l) * hd;
+                    vec::axpy_f16_ref(&mut chains[c..c + hd], wj, row);
+                }
+                for (d, o) in out.iter().enumerate() {
+                    let lanes: Vec<f32> = (0..l).map(|c| chains[c * hd + d]).collect();
+                    let want = act::hsum(&lanes);
+                    assert_eq!(o.to_bits(), want.to_bits(), "{isa:?} hd={hd} n={n} out {d}");
+                }
+                // Rows past the end are an error, not a panic.
+                let short = &keys[..(n - 1) * stride + hd - 1];
+                assert!(vec::dot_f16_rows(isa, &q, short, stride, n, &mut Vec::new()).is_err());
+                assert!(vec::wsum_f16(isa, &w, short, stride, &mut out).is_err());
+            }
+        }
+    }
+}

@@ -55,6 +55,66 @@ pub fn axpy_f32(isa: Isa, y: &mut [f32], alpha: f32, x: &[f32]) {
     axpy_f32_ref(y, alpha, x)
 }
 
+/// Scores of the f16 query `q` against `n` key rows `keys[j·stride ..][..q.len()]`, appended to
+/// `out`, each exactly [`dot_f16`]. Rows past the end of `keys` are an error.
+pub fn dot_f16_rows(
+    isa: Isa,
+    q: &[f16],
+    keys: &[f16],
+    stride: usize,
+    n: usize,
+    out: &mut Vec<f32>,
+) -> Result<(), crate::EngineError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Isa::X86(level) = isa
+        && super::x86::vec::dot_f16_rows(level, q, keys, stride, n, out).is_some()
+    {
+        return Ok(());
+    }
+    for j in 0..n {
+        let row = keys
+            .get(j * stride..j * stride + q.len())
+            .ok_or_else(|| crate::EngineError::Invalid("key row past the cache".into()))?;
+        out.push(dot_f16(isa, q, row));
+    }
+    Ok(())
+}
+
+/// `out[d] = Σ_j w[j]·vals[j·stride + d]` as [`axpy_f16`] of each row `j` in order into chain
+/// `j mod L` (`L` = [`Lanes::of`]), then [`act::hsum`] of the `L` chains per element.
+/// Rows past the end of `vals` are an error.
+pub fn wsum_f16(
+    isa: Isa,
+    w: &[f32],
+    vals: &[f16],
+    stride: usize,
+    out: &mut [f32],
+) -> Result<(), crate::EngineError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Isa::X86(level) = isa
+        && super::x86::vec::wsum_f16(level, w, vals, stride, out)
+    {
+        return Ok(());
+    }
+    let (l, hd) = (Lanes::of(isa).n(), out.len());
+    let mut chains = vec![0.0f32; l * hd];
+    for (j, &wj) in w.iter().enumerate() {
+        let row = vals
+            .get(j * stride..j * stride + hd)
+            .ok_or_else(|| crate::EngineError::Invalid("value row past the cache".into()))?;
+        let c = (j % l) * hd;
+        axpy_f16(isa, &mut chains[c..c + hd], wj, row);
+    }
+    let mut lane = [0.0f32; 16];
+    for (d, o) in out.iter_mut().enumerate() {
+        for (c, x) in lane.iter_mut().take(l).enumerate() {
+            *x = chains[c * hd + d];
+        }
+        *o = act::hsum(&lane[..l]);
+    }
+    Ok(())
+}
+
 pub fn dot_f16_ref(lanes: Lanes, a: &[f16], b: &[f16]) -> f32 {
     act::dot_lanes(
         lanes,

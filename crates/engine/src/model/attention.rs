@@ -70,17 +70,15 @@ pub(crate) fn attend(
                     }
                     q16.clear();
                     q16.extend(qh.iter().map(|&x| f16::from_f32(x)));
-                    for j in 0..n {
-                        let kr = &k[j * kv_dim + off..j * kv_dim + off + hd];
-                        scores.push(vec::dot_f16(isa, q16, kr));
-                    }
+                    let keys = k.get(off..).unwrap_or_default();
+                    vec::dot_f16_rows(isa, q16, keys, kv_dim, n, scores)?;
                     softmax_padded(isa, lanes, scores, shape.scale);
-                    for (j, &w) in scores.iter().take(n).enumerate() {
-                        let w = f16::from_f32(w).to_f32();
-                        let c = (j % lanes.n()) * hd;
-                        let vr = &v[j * kv_dim + off..j * kv_dim + off + hd];
-                        vec::axpy_f16(isa, &mut chains[c..c + hd], w, vr);
+                    scores.truncate(n);
+                    for w in scores.iter_mut() {
+                        *w = f16::from_f32(*w).to_f32();
                     }
+                    let vals = v.get(off..).unwrap_or_default();
+                    return vec::wsum_f16(isa, scores, vals, kv_dim, o);
                 }
                 (KvBuf::F32(k), KvBuf::F32(v)) => {
                     if k.len() < n * kv_dim || v.len() < n * kv_dim {
