@@ -78,6 +78,40 @@ const SPLIT_ROWS_MAX: usize = 8;
 const TASK_ACT_BYTES: usize = 256 * 1024;
 
 impl MatMul {
+    /// Several products [`MatMul::run`] would compute one after the other, each `(w, x, out)`.
+    /// When every `x` is one row (decode), their row chunks go to the pool as one parallel
+    /// loop, so the threads meet once instead of once per matrix; each element is computed
+    /// exactly as [`MatMul::run`] computes it.
+    pub fn run_group(
+        &self,
+        jobs: &mut [(WeightMatrix<'_>, &ActRows, &mut [f32])],
+    ) -> Result<(), EngineError> {
+        if jobs.iter().any(|(w, x, out)| {
+            x.rows() != 1 || x.ty() != w.wt().act_type() || x.k() != w.k() || out.len() != w.n()
+        }) {
+            for (w, x, out) in jobs.iter_mut() {
+                self.run(w, x, out)?;
+            }
+            return Ok(());
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let mut work = Vec::new();
+        for (w, x, out) in jobs.iter_mut() {
+            let chunk = w
+                .n()
+                .div_ceil(threads * 8)
+                .max(1)
+                .next_multiple_of(TILE_WROWS);
+            for (c, o) in out.chunks_mut(chunk).enumerate() {
+                work.push((*w, x.row(0), c * chunk, o));
+            }
+        }
+        work.into_par_iter().try_for_each(|(w, a, first, o)| {
+            let rows = w.rows_bytes(first..first + o.len());
+            dot_span(self.isa, w.wt(), w.k(), rows, a, o)
+        })
+    }
+
     /// `out[t·n + o] = Σ_i w[o][i] · x[t][i]` for every activation row `t` of `x` (already in
     /// `w.wt().act_type()` format) and weight row `o`. `out` must hold `x.rows() × w.n()` values.
     pub fn run(&self, w: &WeightMatrix, x: &ActRows, out: &mut [f32]) -> Result<(), EngineError> {

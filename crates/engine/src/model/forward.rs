@@ -26,6 +26,17 @@ impl<'a> Quantized<'a> {
             done: Vec::new(),
         }
     }
+    /// Rows of `x`.
+    fn rows(&self) -> usize {
+        self.x.len() / self.k.max(1)
+    }
+    /// The activations in format `ty`, already converted by [`Quantized::get`].
+    fn cached(&self, ty: AType) -> Result<&ActRows, EngineError> {
+        self.done
+            .iter()
+            .find(|a| a.ty() == ty)
+            .ok_or_else(|| EngineError::Invalid("activation cache".into()))
+    }
     fn get(&mut self, ty: AType) -> Result<&ActRows, EngineError> {
         let i = match self.done.iter().position(|a| a.ty() == ty) {
             Some(i) => i,
@@ -49,6 +60,42 @@ struct Ctx<'m> {
 }
 
 impl Ctx<'_> {
+    /// [`Ctx::linear`] of several matrices over the same input, in one pass over the thread
+    /// pool when the input is one row (decode).
+    fn linear_group<const N: usize>(
+        &self,
+        ws: [(&Matrix, Option<&[f32]>); N],
+        x: &mut Quantized,
+    ) -> Result<[Vec<f32>; N], EngineError> {
+        let mut views = Vec::with_capacity(N);
+        for (w, _) in &ws {
+            let view = w.view(&self.model.file)?;
+            x.get(view.wt().act_type())?;
+            views.push(view);
+        }
+        let mut outs: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
+        for (o, v) in outs.iter_mut().zip(&views) {
+            *o = vec![0.0f32; x.rows() * v.n()];
+        }
+        {
+            let mut jobs = Vec::with_capacity(N);
+            for (v, o) in views.iter().zip(outs.iter_mut()) {
+                jobs.push((*v, x.cached(v.wt().act_type())?, o.as_mut_slice()));
+            }
+            self.mm.run_group(&mut jobs)?;
+        }
+        for ((_, bias), (out, v)) in ws.iter().zip(outs.iter_mut().zip(&views)) {
+            if let Some(b) = bias {
+                for row in out.chunks_exact_mut(v.n()) {
+                    for (val, &bb) in row.iter_mut().zip(*b) {
+                        *val += bb;
+                    }
+                }
+            }
+        }
+        Ok(outs)
+    }
+
     /// `out = x · Wᵀ (+ bias)` for every row of `x`.
     fn linear(
         &self,
@@ -181,9 +228,14 @@ fn layers(
         norm_rows(&x, &layer.attn_norm, hp.rms_eps, e, &mut h);
         tr.put(|| format!("attn_norm-{l}"), &h);
         let mut hq = Quantized::new(&h, e);
-        let mut q = ctx.linear(&layer.wq, &mut hq, layer.bq.as_deref())?;
-        let mut k = ctx.linear(&layer.wk, &mut hq, layer.bk.as_deref())?;
-        let v = ctx.linear(&layer.wv, &mut hq, layer.bv.as_deref())?;
+        let [mut q, mut k, v] = ctx.linear_group(
+            [
+                (&layer.wq, layer.bq.as_deref()),
+                (&layer.wk, layer.bk.as_deref()),
+                (&layer.wv, layer.bv.as_deref()),
+            ],
+            &mut hq,
+        )?;
         drop(hq);
         tr.put(|| format!("Qcur-{l}"), &q);
         tr.put(|| format!("Kcur-{l}"), &k);
@@ -270,8 +322,7 @@ fn ffn(
     norm_rows(x, &layer.ffn_norm, ctx.hp.rms_eps, e, h);
     tr.put(|| format!("ffn_norm-{l}"), h);
     let mut hq = Quantized::new(h, e);
-    let mut g = ctx.linear(&layer.gate, &mut hq, None)?;
-    let u = ctx.linear(&layer.up, &mut hq, None)?;
+    let [mut g, u] = ctx.linear_group([(&layer.gate, None), (&layer.up, None)], &mut hq)?;
     drop(hq);
     tr.put(|| format!("ffn_gate-{l}"), &g);
     tr.put(|| format!("ffn_up-{l}"), &u);
