@@ -105,14 +105,23 @@ pub fn wsum_f16(
         let c = (j % l) * hd;
         axpy_f16(isa, &mut chains[c..c + hd], wj, row);
     }
+    sum_chains(&chains, out);
+    Ok(())
+}
+
+/// `out[d]` = [`act::hsum`] of the chains' element `d`, where `chains` holds `L` chains of
+/// `out.len()` elements back to back (`L` = 8 or 16): the lanes' partial sums of each output
+/// element, summed in ggml's order.
+pub fn sum_chains(chains: &[f32], out: &mut [f32]) {
+    let hd = out.len();
+    let l = chains.len().checked_div(hd).unwrap_or(0).min(16);
     let mut lane = [0.0f32; 16];
     for (d, o) in out.iter_mut().enumerate() {
         for (c, x) in lane.iter_mut().take(l).enumerate() {
-            *x = chains[c * hd + d];
+            *x = chains.get(c * hd + d).copied().unwrap_or(0.0);
         }
         *o = act::hsum(&lane[..l]);
     }
-    Ok(())
 }
 
 pub fn dot_f16_ref(lanes: Lanes, a: &[f16], b: &[f16]) -> f32 {

@@ -7,7 +7,7 @@
 
 use super::kv::{KvBuf, KvCache};
 use crate::EngineError;
-use crate::kernels::act::{self, Lanes};
+use crate::kernels::act::Lanes;
 use crate::kernels::{Isa, vec};
 use half::f16;
 use rayon::prelude::*;
@@ -61,8 +61,6 @@ pub(crate) fn attend(
             let n = p + 1;
             scores.clear();
             let lanes = Lanes::of(isa);
-            chains.clear();
-            chains.resize(lanes.n() * hd, 0.0);
             match (&kv.k, &kv.v) {
                 (KvBuf::F16(k), KvBuf::F16(v)) => {
                     if k.len() < n * kv_dim || v.len() < n * kv_dim {
@@ -89,21 +87,16 @@ pub(crate) fn attend(
                         scores.push(vec::dot_f32(isa, qh, kr));
                     }
                     softmax_padded(isa, lanes, scores, shape.scale);
+                    chains.clear();
+                    chains.resize(lanes.n() * hd, 0.0);
                     for (j, &w) in scores.iter().take(n).enumerate() {
                         let c = (j % lanes.n()) * hd;
                         let vr = &v[j * kv_dim + off..j * kv_dim + off + hd];
                         vec::axpy_f32(isa, &mut chains[c..c + hd], w, vr);
                     }
+                    vec::sum_chains(chains, o);
                 }
                 _ => return Err(EngineError::Invalid("mixed KV cache types".into())),
-            }
-            // The lanes' partial sums of each output element, summed in ggml's order.
-            let mut lane = [0.0f32; 16];
-            for (d, out) in o.iter_mut().enumerate() {
-                for (c, x) in lane.iter_mut().take(lanes.n()).enumerate() {
-                    *x = chains[c * hd + d];
-                }
-                *out = act::hsum(&lane[..lanes.n()]);
             }
             Ok(())
         },
