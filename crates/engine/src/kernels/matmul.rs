@@ -77,6 +77,13 @@ const SPLIT_ROWS_MAX: usize = 8;
 /// Activation bytes one task keeps hot while sweeping the weights.
 const TASK_ACT_BYTES: usize = 256 * 1024;
 
+/// Weight rows per task when the work is split over weight rows: 8 tasks per thread, whole
+/// tiles.
+fn weight_rows_per_task(n: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    n.div_ceil(threads * 8).max(1).next_multiple_of(TILE_WROWS)
+}
+
 impl MatMul {
     /// Several products [`MatMul::run`] would compute one after the other, each `(w, x, out)`.
     /// When every `x` is one row (decode), their row chunks go to the pool as one parallel
@@ -94,14 +101,9 @@ impl MatMul {
             }
             return Ok(());
         }
-        let threads = rayon::current_num_threads().max(1);
         let mut work = Vec::new();
         for (w, x, out) in jobs.iter_mut() {
-            let chunk = w
-                .n()
-                .div_ceil(threads * 8)
-                .max(1)
-                .next_multiple_of(TILE_WROWS);
+            let chunk = weight_rows_per_task(w.n());
             for (c, o) in out.chunks_mut(chunk).enumerate() {
                 work.push((*w, x.row(0), c * chunk, o));
             }
@@ -134,16 +136,9 @@ impl MatMul {
         let threads = rayon::current_num_threads().max(1);
         if m <= SPLIT_ROWS_MAX {
             // Each task owns whole weight rows (each weight row is read once in all).
-            let chunk = n.div_ceil(threads * 8).max(1).next_multiple_of(TILE_WROWS);
+            let chunk = weight_rows_per_task(n);
             if m == 1 {
-                let a = x.row(0);
-                return out
-                    .par_chunks_mut(chunk)
-                    .enumerate()
-                    .try_for_each(|(c, o)| {
-                        let rows = w.rows_bytes(c * chunk..c * chunk + o.len());
-                        dot_span(self.isa, w.wt(), w.k(), rows, a, o)
-                    });
+                return self.run_group(&mut [(*w, x, out)]);
             }
             // Transposed scratch (n × m), then transpose.
             let mut tmp = vec![0.0f32; n * m];

@@ -103,17 +103,7 @@ impl Ctx<'_> {
         x: &mut Quantized,
         bias: Option<&[f32]>,
     ) -> Result<Vec<f32>, EngineError> {
-        let view = w.view(&self.model.file)?;
-        let acts = x.get(view.wt().act_type())?;
-        let mut out = vec![0.0f32; acts.rows() * view.n()];
-        self.mm.run(&view, acts, &mut out)?;
-        if let Some(b) = bias {
-            for row in out.chunks_exact_mut(view.n()) {
-                for (v, &bb) in row.iter_mut().zip(b) {
-                    *v += bb;
-                }
-            }
-        }
+        let [out] = self.linear_group([(w, bias)], x)?;
         Ok(out)
     }
 }
