@@ -521,6 +521,20 @@ fn grouped_matmuls_equal_separate_runs() {
                     .zip(&want)
                     .all(|(g, w)| g.to_bits() == w.to_bits());
                 assert!(same, "{isa:?} {:?} m={m}", w.wt());
+                // `run` itself groups single rows, so also check each element on its own.
+                for t in 0..m {
+                    for o in 0..w.n() {
+                        let mut one = [0.0f32];
+                        dot_rows(isa, w.wt(), k, w.row(o), &[a.row(t)], &mut one).unwrap();
+                        let v = got[t * w.n() + o];
+                        assert_eq!(
+                            v.to_bits(),
+                            one[0].to_bits(),
+                            "{isa:?} {:?} ({t},{o})",
+                            w.wt()
+                        );
+                    }
+                }
             }
         }
     }
