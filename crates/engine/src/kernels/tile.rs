@@ -74,15 +74,6 @@ pub fn dot_span(
     a: &[u8],
     out: &mut [f32],
 ) -> Result<(), EngineError> {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::X86(level) => {
-            if super::x86::dot_span(level, wt, k, w, a, out) {
-                return Ok(());
-            }
-        }
-        Isa::Scalar => {}
-    }
     let wb = wt.row_bytes(k)?;
     let ab = wt.act_type().row_bytes(k)?;
     if out.len().checked_mul(wb) != Some(w.len()) || a.len() != ab {
@@ -94,15 +85,11 @@ pub fn dot_span(
             a.len()
         )));
     }
-    if isa != Isa::Scalar {
-        return Err(EngineError::Kernel(format!(
-            "{isa:?} kernels are not supported on this CPU"
-        )));
-    }
-    for (o, row) in out.iter_mut().zip(w.chunks_exact(wb)) {
-        *o = reference::dot(wt, row, a);
-    }
-    Ok(())
+    let st = Strides {
+        w_stride: 1,
+        a_stride: 0,
+    };
+    dot_block(isa, wt, k, w, a, out, st)
 }
 
 /// Where [`dot_block`] writes: element (weight row `i`, activation row `t`) of a block goes to

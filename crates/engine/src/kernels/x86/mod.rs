@@ -167,34 +167,10 @@ pub fn dot_tile(
     true
 }
 
-/// Dot products of the `out.len()` adjacent weight rows in `w` (type `wt`, `k` elements each)
-/// with the one activation row `a`: `out[o]` = row `o` · `a`, each computed exactly as
-/// [`dot_rows`] does. Rows go 4 at a time when [`WType::decode_tiles`] says so, else one at a
-/// time. The lengths are checked once for the whole span, not per row.
-///
-/// Returns `false` (and computes nothing) when `w` is not `out.len()` whole rows, `a` not one
-/// whole activation row, or the CPU lacks `level`.
-pub fn dot_span(level: X86Level, wt: WType, k: usize, w: &[u8], a: &[u8], out: &mut [f32]) -> bool {
-    let (Ok(wb), Ok(ab)) = (wt.row_bytes(k), wt.act_type().row_bytes(k)) else {
-        return false;
-    };
-    if out.len().checked_mul(wb) != Some(w.len()) || a.len() != ab || !level.supported() {
-        return false;
-    }
-    // SAFETY: `w` holds exactly `out.len()` rows of `k` elements of `wt` and `a` one row of `k`
-    // elements of `wt.act_type()` (checked above); the CPU supports `level` (checked above).
-    unsafe {
-        match level {
-            X86Level::Avx2 => avx2::span(wt, k, wb, w, a, out),
-            X86Level::Avx512Vnni => vnni::span(wt, k, wb, w, a, out),
-        }
-    }
-    true
-}
-
 /// Dot products of every weight row in `w` (whole rows of `k` elements of `wt`) with every
 /// activation row in `a` (whole rows of `wt.act_type()`), in tiles of 4 × up to 4 (1 × up to 4
-/// for the last rows), each element computed exactly as [`dot_rows`] does. The lengths are
+/// for the last rows, and for every row of a single activation row unless
+/// [`WType::decode_tiles`]), each element computed exactly as [`dot_rows`] does. The lengths are
 /// checked once for the whole block.
 ///
 /// Returns `false` (and computes nothing) when the lengths are not whole rows, `out` is too
@@ -400,42 +376,6 @@ macro_rules! level_entry {
                 }
             }
 
-            /// `out[o]` = weight row `o` of `w` (rows of `wb` bytes) · `a`, by [`tile`]s of 4
-            /// rows when `wt.decode_tiles()`, else 1.
-            ///
-            /// # Safety
-            /// As [`dot`], with `w` exactly `out.len()` rows of `wb` bytes.
-            #[target_feature(enable = $features)]
-            pub(super) unsafe fn span(
-                wt: WType,
-                k: usize,
-                wb: usize,
-                w: &[u8],
-                a: &[u8],
-                out: &mut [f32],
-            ) {
-                let row = |o: usize| w.get(o * wb..(o + 1) * wb).unwrap_or_default();
-                let mut o = 0;
-                if wt.decode_tiles() {
-                    while o + 4 <= out.len() {
-                        // SAFETY: forwarded from this function's contract (whole rows).
-                        let r = unsafe {
-                            tile::<4, 1>(wt, k, [row(o), row(o + 1), row(o + 2), row(o + 3)], [a])
-                        };
-                        for (i, v) in r.iter().enumerate() {
-                            out[o + i] = v[0];
-                        }
-                        o += 4;
-                    }
-                }
-                while o < out.len() {
-                    // SAFETY: forwarded from this function's contract (whole rows).
-                    let [[v]] = unsafe { tile::<1, 1>(wt, k, [row(o)], [a]) };
-                    out[o] = v;
-                    o += 1;
-                }
-            }
-
             /// [`super::dot_block`] once checked.
             ///
             /// # Safety
@@ -474,9 +414,12 @@ macro_rules! level_entry {
                         }
                     }};
                 }
+                // One activation row (decode) takes 4 weight rows per tile only where
+                // `WType::decode_tiles` says so.
+                let wide = na > 1 || wt.decode_tiles();
                 let mut i = 0;
                 while i < nw {
-                    let four = nw - i >= 4;
+                    let four = wide && nw - i >= 4;
                     let mut t = 0;
                     while t < na {
                         let an = (na - t).min(4);
