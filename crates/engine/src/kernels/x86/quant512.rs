@@ -280,53 +280,117 @@ unsafe fn fma_chunks(f: __m512, d: __m128, acc: __m128) -> __m128 {
     }
 }
 
+/// i16 lane `l` of the Q4_K scale registers: sub-block `2·(l/8)` (nibble registers 0 and 1)
+/// or `2·(l/8) + 1` (registers 2 and 3).
+const Q4K_IDX_LO: [i16; 32] = {
+    let mut v = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        v[l] = 2 * (l / 8) as i16;
+        l += 1;
+    }
+    v
+};
+const Q4K_IDX_HI: [i16; 32] = {
+    let mut v = Q4K_IDX_LO;
+    let mut l = 0;
+    while l < 32 {
+        v[l] += 1;
+        l += 1;
+    }
+    v
+};
+
+/// One Q4_K super-block of weights decoded for the pair-sum kernels: the nibbles gathered in
+/// `AType::Q8_KT` register order, the two scale registers, the 8 mins, `d` and `dmin`.
+#[derive(Clone, Copy)]
+struct Q4kBlock {
+    x: [__m512i; 4],
+    sv: [__m512i; 2],
+    mins: __m128i,
+    d: f32,
+    dmin: f32,
+}
+
+/// Decodes the 144-byte Q4_K super-block at `wp`.
+#[inline(always)]
+unsafe fn q4_k_block(wp: *const u8) -> Q4kBlock {
+    use super::quant::scales_mins_k4;
+    // SAFETY: the caller guarantees 144 readable bytes at `wp` and AVX-512 F/BW/VL and F16C;
+    // the index arrays hold 64 bytes.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let idx_lo = _mm512_loadu_si512(Q4K_IDX_LO.as_ptr() as *const __m512i);
+        let idx_hi = _mm512_loadu_si512(Q4K_IDX_HI.as_ptr() as *const __m512i);
+        let (c, mins) = scales_mins_k4(wp.add(4));
+        let scz = _mm512_broadcast_i32x4(c);
+        let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
+        let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
+        // 16-byte pieces 0, 2, 4, 6 (first halves of each pair's 32 bytes), 1, 3, 5, 7.
+        let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
+        let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+        Q4kBlock {
+            x: [
+                _mm512_and_si512(p0, m4),
+                _mm512_and_si512(p1, m4),
+                _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
+                _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+            ],
+            sv: [
+                _mm512_permutexvar_epi16(idx_lo, scz),
+                _mm512_permutexvar_epi16(idx_hi, scz),
+            ],
+            mins,
+            d: f16_at(wp),
+            dmin: f16_at(wp.add(2)),
+        }
+    }
+}
+
+/// The four 64-byte quant registers of the `Q8_KT` super-block at `yp` (292 bytes).
+#[inline(always)]
+unsafe fn q8_kt_quants(yp: *const u8) -> [__m512i; 4] {
+    // SAFETY: the caller guarantees 292 readable bytes at `yp` and AVX-512F.
+    unsafe {
+        [
+            _mm512_loadu_si512(yp.add(4) as *const __m512i),
+            _mm512_loadu_si512(yp.add(68) as *const __m512i),
+            _mm512_loadu_si512(yp.add(132) as *const __m512i),
+            _mm512_loadu_si512(yp.add(196) as *const __m512i),
+        ]
+    }
+}
+
+/// Scaled integer sums of one weight super-block against one activation super-block, with
+/// pair `j` of sub-blocks in 128-bit chunk `j`.
+#[inline(always)]
+unsafe fn q4_k_pair_sums(b: &Q4kBlock, z: &[__m512i; 4]) -> __m512i {
+    // SAFETY: AVX-512 BW and VNNI are enabled in the calling kernel.
+    unsafe {
+        let mut t = _mm512_setzero_si512();
+        for (k, (x, y)) in b.x.iter().zip(z).enumerate() {
+            t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(*x, *y), b.sv[k / 2]);
+        }
+        t
+    }
+}
+
 /// Q4_K for one weight row and one activation row (decode): [`tile_q4_k`]'s arithmetic with
 /// the two FMA chains (`acc`, `accm`) in lanes 0 and 1 of one register.
 #[inline(always)]
 unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
-    use super::quant::{f32_at, q4_k_chain, q4_k_result, scales_mins_k4};
+    use super::quant::{f32_at, q4_k_chain, q4_k_result};
     // SAFETY: super-block `s < nb` of `w` (144 bytes) and of `a` (292 bytes) is in bounds (the
     // caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the calling
     // kernel.
     unsafe {
-        let m4 = _mm512_set1_epi8(0x0F);
-        let zero = _mm512_setzero_si512();
-        let idx_lo = _mm512_set_epi16(
-            6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
-            0, 0, 0,
-        );
-        let idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(1));
         let pick = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
         let mut acc = _mm_setzero_ps();
         for s in 0..nb {
             let wp = w.as_ptr().add(s * 144);
             let yp = a.as_ptr().add(s * 292);
-            let (c, m) = scales_mins_k4(wp.add(4));
-            let scz = _mm512_broadcast_i32x4(c);
-            let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
-            let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
-            let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
-            let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
-            let x = [
-                _mm512_and_si512(p0, m4),
-                _mm512_and_si512(p1, m4),
-                _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
-                _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
-            ];
-            let sv = [
-                _mm512_permutexvar_epi16(idx_lo, scz),
-                _mm512_permutexvar_epi16(idx_hi, scz),
-            ];
-            let z = [
-                _mm512_loadu_si512(yp.add(4) as *const __m512i),
-                _mm512_loadu_si512(yp.add(68) as *const __m512i),
-                _mm512_loadu_si512(yp.add(132) as *const __m512i),
-                _mm512_loadu_si512(yp.add(196) as *const __m512i),
-            ];
-            let mut t = zero;
-            for k in 0..4 {
-                t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(x[k], z[k]), sv[k / 2]);
-            }
+            let b = q4_k_block(wp);
+            let t = q4_k_pair_sums(&b, &q8_kt_quants(yp));
             // Every lane of chunk j ← the pair's total; lanes 0, 4, 8, 12 → 0..4.
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0x4E>(t));
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0xB1>(t));
@@ -334,8 +398,8 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
             let bs = load256(yp.add(260));
             let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
             let dy = f32_at(yp);
-            let (dd, dm) = (f16_at(wp) * dy, f16_at(wp.add(2)) * dy);
-            acc = q4_k_chain(sums, _mm_madd_epi16(m, pairs), dd, dm, acc);
+            let (dd, dm) = (b.d * dy, b.dmin * dy);
+            acc = q4_k_chain(sums, _mm_madd_epi16(b.mins, pairs), dd, dm, acc);
         }
         q4_k_result(acc)
     }
@@ -346,59 +410,28 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
 /// with the four rows' pair sums and FMA chains sharing registers (lane `i` is row `i`).
 #[inline(always)]
 unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
-    use super::quant::{f32_at, scales_mins_k4};
+    use super::quant::f32_at;
     // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of `a` (292 bytes) is in
     // bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the
     // calling kernel.
     unsafe {
-        let m4 = _mm512_set1_epi8(0x0F);
         let zero = _mm512_setzero_si512();
-        let idx_lo = _mm512_set_epi16(
-            6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
-            0, 0, 0,
-        );
-        let idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(1));
         let mut acc = _mm_setzero_ps();
         let mut accm = _mm_setzero_ps();
         for s in 0..nb {
             let yp = a.as_ptr().add(s * 292);
-            let z = [
-                _mm512_loadu_si512(yp.add(4) as *const __m512i),
-                _mm512_loadu_si512(yp.add(68) as *const __m512i),
-                _mm512_loadu_si512(yp.add(132) as *const __m512i),
-                _mm512_loadu_si512(yp.add(196) as *const __m512i),
-            ];
+            let z = q8_kt_quants(yp);
             prefetch_next::<4, 1>(&w, s, 4 * 144);
             let mut t = [zero; 4];
             let mut mins = [_mm_setzero_si128(); 4];
             let mut dx = [0.0f32; 4];
             let mut dmx = [0.0f32; 4];
             for i in 0..4 {
-                let wp = w[i].as_ptr().add(s * 144);
-                let (c, m) = scales_mins_k4(wp.add(4));
-                let scz = _mm512_broadcast_i32x4(c);
-                let sv = [
-                    _mm512_permutexvar_epi16(idx_lo, scz),
-                    _mm512_permutexvar_epi16(idx_hi, scz),
-                ];
-                mins[i] = m;
-                dx[i] = f16_at(wp);
-                dmx[i] = f16_at(wp.add(2));
-                let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
-                let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
-                let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
-                let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
-                let x = [
-                    _mm512_and_si512(p0, m4),
-                    _mm512_and_si512(p1, m4),
-                    _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
-                    _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
-                ];
-                let mut ti = zero;
-                for k in 0..4 {
-                    ti = _mm512_dpwssd_epi32(ti, _mm512_maddubs_epi16(x[k], z[k]), sv[k / 2]);
-                }
-                t[i] = ti;
+                let b = q4_k_block(w[i].as_ptr().add(s * 144));
+                mins[i] = b.mins;
+                dx[i] = b.d;
+                dmx[i] = b.dmin;
+                t[i] = q4_k_pair_sums(&b, &z);
             }
             let bs = load256(yp.add(260));
             let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
@@ -435,7 +468,7 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
     w: [&[u8]; W],
     a: [&[u8]; R],
 ) -> [[f32; R]; W] {
-    use super::quant::{f32_at, scales_mins_k4};
+    use super::quant::f32_at;
     let nb = w[0].len() / 144;
     if W == 1 && R == 1 {
         let mut out = [[0.0f32; R]; W];
@@ -454,65 +487,34 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
         }
         return out;
     }
-    // i16 lane l of the scale registers: sub-block 2·(l/8) (registers k = 0, 1) or 2·(l/8)+1.
-    const IDX_LO: [i16; 32] = {
-        let mut v = [0i16; 32];
-        let mut l = 0;
-        while l < 32 {
-            v[l] = 2 * (l / 8) as i16;
-            l += 1;
-        }
-        v
-    };
-    const IDX_HI: [i16; 32] = {
-        let mut v = IDX_LO;
-        let mut l = 0;
-        while l < 32 {
-            v[l] += 1;
-            l += 1;
-        }
-        v
-    };
     // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of every `a[r]` (292 bytes)
     // is in bounds (the caller's contract: whole rows with the same number of super-blocks);
-    // the index arrays hold 64 bytes; AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the
-    // calling kernel.
+    // AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the calling kernel.
     unsafe {
-        let idx_lo = _mm512_loadu_si512(IDX_LO.as_ptr() as *const __m512i);
-        let idx_hi = _mm512_loadu_si512(IDX_HI.as_ptr() as *const __m512i);
-        let m4 = _mm512_set1_epi8(0x0F);
         let zero = _mm512_setzero_si512();
         // Accumulators of output groups: W = 4: group r, lane i; W = 1: one group, lane r.
         let mut acc = [_mm_setzero_ps(); 4];
         let mut accm = [_mm_setzero_ps(); 4];
         for s in 0..nb {
-            let mut x = [[zero; 4]; W];
-            let mut sv = [[zero; 2]; W];
+            // A loop, not `array::from_fn`: a closure does not carry the kernel's target
+            // features, and the block would go through memory (measured 6× slower).
+            let mut blocks = [Q4kBlock {
+                x: [zero; 4],
+                sv: [zero; 2],
+                mins: _mm_setzero_si128(),
+                d: 0.0,
+                dmin: 0.0,
+            }; W];
+            for (i, b) in blocks.iter_mut().enumerate() {
+                *b = q4_k_block(w[i].as_ptr().add(s * 144));
+            }
             let mut mins = [_mm_setzero_si128(); 4];
             let mut dx = [0.0f32; 4];
             let mut dmx = [0.0f32; 4];
-            for i in 0..W {
-                let wp = w[i].as_ptr().add(s * 144);
-                let (c, m) = scales_mins_k4(wp.add(4));
-                let scz = _mm512_broadcast_i32x4(c);
-                sv[i] = [
-                    _mm512_permutexvar_epi16(idx_lo, scz),
-                    _mm512_permutexvar_epi16(idx_hi, scz),
-                ];
-                mins[i] = m;
-                dx[i] = f16_at(wp);
-                dmx[i] = f16_at(wp.add(2));
-                let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
-                let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
-                // 16-byte pieces 0, 2, 4, 6 (first halves of each pair's 32 bytes), 1, 3, 5, 7.
-                let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
-                let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
-                x[i] = [
-                    _mm512_and_si512(p0, m4),
-                    _mm512_and_si512(p1, m4),
-                    _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
-                    _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
-                ];
+            for (i, b) in blocks.iter().enumerate() {
+                mins[i] = b.mins;
+                dx[i] = b.d;
+                dmx[i] = b.dmin;
             }
             let mut pairs = [_mm_setzero_si128(); 4];
             let mut dy = [0.0f32; 4];
@@ -524,19 +526,9 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
                 let bs = load256(yp.add(260));
                 pairs[r] =
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-                let z = [
-                    _mm512_loadu_si512(yp.add(4) as *const __m512i),
-                    _mm512_loadu_si512(yp.add(68) as *const __m512i),
-                    _mm512_loadu_si512(yp.add(132) as *const __m512i),
-                    _mm512_loadu_si512(yp.add(196) as *const __m512i),
-                ];
-                for i in 0..W {
-                    let mut t = zero;
-                    for k in 0..4 {
-                        let p = _mm512_maddubs_epi16(x[i][k], z[k]);
-                        t = _mm512_dpwssd_epi32(t, p, sv[i][k / 2]);
-                    }
-                    sums[if W == 1 { r } else { i }] = t;
+                let z = q8_kt_quants(yp);
+                for (i, b) in blocks.iter().enumerate() {
+                    sums[if W == 1 { r } else { i }] = q4_k_pair_sums(b, &z);
                 }
                 if W != 1 {
                     // Group r: outputs (i, r), i = 0..4 in lanes.
