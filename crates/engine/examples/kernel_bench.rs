@@ -2,6 +2,11 @@
 //! matrices to defeat the caches, and mat-mat with 512 rows (prefill, compute-bound).
 //!
 //! `cargo run --release -p switchyard-engine --example kernel_bench -- [threads] [types…]`
+//!
+//! With `HUGE=1` the matrices live in transparent-huge-page memory (as a model file's page
+//! cache does when it was read through a `MADV_HUGEPAGE` mapping), which lifts the TLB-bound
+//! memory ceiling and shows the kernels' own limit. With `CACHED=1` one matrix is read again and
+//! again from the last-level cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
@@ -28,7 +33,13 @@ fn main() {
         }
         let row = wt.row_bytes(k).unwrap();
         let mat_bytes = row * n;
-        let count = (512 << 20) / mat_bytes + 1;
+        // `CACHED=1`: one matrix, read from the last-level cache (the kernels' compute limit).
+        let cached = std::env::var("CACHED").is_ok_and(|v| v == "1");
+        let count = if cached {
+            1
+        } else {
+            (512 << 20) / mat_bytes + 1
+        };
         let mut seed = 0x1234_5678u64;
         let mut next = || {
             seed ^= seed << 13;
@@ -37,15 +48,20 @@ fn main() {
             seed
         };
         // Random bytes with small f16 scales where the format has them.
-        let data: Vec<Vec<u8>> = (0..count)
-            .map(|_| {
-                let mut v: Vec<u8> = (0..mat_bytes).map(|_| next() as u8).collect();
-                fix_scales(wt, &mut v);
-                v
-            })
-            .collect();
+        let huge = std::env::var("HUGE").is_ok_and(|v| v == "1");
+        let mut data = memmap2::MmapOptions::new()
+            .len(mat_bytes * count)
+            .map_anon()
+            .unwrap();
+        if huge {
+            data.advise(memmap2::Advice::HugePage).unwrap();
+        }
+        for v in data.chunks_exact_mut(mat_bytes) {
+            v.iter_mut().for_each(|b| *b = next() as u8);
+            fix_scales(wt, v);
+        }
         let mats: Vec<WeightMatrix> = data
-            .iter()
+            .chunks_exact(mat_bytes)
             .map(|d| WeightMatrix::new(wt, k, n, d).unwrap())
             .collect();
         let mm = MatMul { isa };
