@@ -347,6 +347,143 @@ unsafe fn q4_k_block(wp: *const u8) -> Q4kBlock {
     }
 }
 
+/// The nibbles of the Q4_K super-block at `wp` in `AType::Q8_KT` register order (as
+/// [`Q4kBlock::x`]).
+#[inline(always)]
+unsafe fn q4_k_nibbles(wp: *const u8) -> [__m512i; 4] {
+    // SAFETY: the caller guarantees 144 readable bytes at `wp` and AVX-512 F/BW.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
+        let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
+        let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
+        let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+        [
+            _mm512_and_si512(p0, m4),
+            _mm512_and_si512(p1, m4),
+            _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
+            _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+        ]
+    }
+}
+
+/// The scales, mins and super-block scales of four Q4_K super-blocks (one per weight row),
+/// decoded together.
+#[derive(Clone, Copy)]
+struct Q4kScales4 {
+    /// 128-bit chunk `i`: row `i`'s 8 scales, then its 8 mins (u8).
+    sm: __m512i,
+    /// i32 lane `4j + i`: row `i`'s mins of sub-blocks `2j`, `2j + 1` (two i16).
+    mins_t: __m512i,
+    /// `d` of rows 0..4.
+    d: __m128,
+    /// `dmin` of rows 0..4.
+    dmin: __m128,
+}
+
+/// Decodes the first 16 bytes (`d`, `dmin`, 12 bytes of 6-bit scales and mins) of four Q4_K
+/// super-blocks at once, one per 128-bit chunk, with ggml's `utmp` bit manipulation done on
+/// the i32 lanes of each chunk: `[U0, U1, U2]` (the three scale words) become
+/// `[U0 & M1, (U2 & M2) | ((U0 >> 6) & M3) << 4, U1 & M1, ((U2 >> 4) & M2) | ((U1 >> 6) & M3) << 4]`.
+#[inline(always)]
+unsafe fn q4_k_scales4(wp: [*const u8; 4]) -> Q4kScales4 {
+    // SAFETY: the caller guarantees 16 readable bytes at every `wp[i]`, AVX-512 F/BW/VL and
+    // F16C.
+    unsafe {
+        let ld = |p: *const u8| _mm_loadu_si128(p as *const __m128i);
+        let v = _mm512_inserti32x4::<3>(
+            _mm512_inserti32x4::<2>(
+                _mm512_inserti32x4::<1>(_mm512_castsi128_si512(ld(wp[0])), ld(wp[1])),
+                ld(wp[2]),
+            ),
+            ld(wp[3]),
+        );
+        // Lanes [U0, U2, U1, U2] (low bits) and [U0, U0, U1, U1] (high bits) of each chunk.
+        let lo = _mm512_shuffle_epi32::<0xED>(v);
+        let hi = _mm512_shuffle_epi32::<0xA5>(v);
+        let lo = _mm512_srlv_epi32(lo, _mm512_set4_epi32(4, 0, 0, 0));
+        let lo = _mm512_and_si512(
+            lo,
+            _mm512_set4_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f),
+        );
+        let hi = _mm512_and_si512(
+            _mm512_srli_epi32::<2>(hi),
+            _mm512_set4_epi32(0x30303030, 0, 0x30303030, 0),
+        );
+        let sm = _mm512_or_si512(lo, hi);
+        // Mins as i16 (chunk i, i32 lane j: mins 2j, 2j + 1 of row i), then lane 4i + j → 4j + i.
+        let mins = _mm512_shuffle_epi8(sm, bytes64(&Q4K_MINS16));
+        let mins_t = _mm512_permutexvar_epi32(
+            _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
+            mins,
+        );
+        // d and dmin of the four rows: the first i32 lane of each chunk, as 8 f16.
+        let dd = _mm512_castsi512_si128(_mm512_permutexvar_epi32(
+            _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0),
+            v,
+        ));
+        let f = _mm256_permutevar8x32_ps(
+            _mm256_cvtph_ps(dd),
+            _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0),
+        );
+        Q4kScales4 {
+            sm,
+            mins_t,
+            d: _mm256_castps256_ps128(f),
+            dmin: _mm256_extractf128_ps::<1>(f),
+        }
+    }
+}
+
+/// 64 bytes as a register.
+#[inline(always)]
+unsafe fn bytes64(v: &[u8; 64]) -> __m512i {
+    // SAFETY: 64 readable bytes; AVX-512F is enabled in the calling kernel.
+    unsafe { _mm512_loadu_si512(v.as_ptr() as *const __m512i) }
+}
+
+/// `vpshufb` indices: in every chunk, bytes 8..16 (the mins) zero-extended to 8 i16.
+const Q4K_MINS16: [u8; 64] = {
+    let mut v = [0x80u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        if i % 2 == 0 {
+            v[i] = 8 + (i % 16) as u8 / 2;
+        }
+        i += 1;
+    }
+    v
+};
+
+/// `vpshufb` indices: chunk `j`, every i16 lane ← byte `2j` (`Q4K_SV_HI`: `2j + 1`),
+/// zero-extended.
+const Q4K_SV_LO: [u8; 64] = sv_index(0);
+const Q4K_SV_HI: [u8; 64] = sv_index(1);
+const fn sv_index(odd: u8) -> [u8; 64] {
+    let mut v = [0x80u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        if i % 2 == 0 {
+            v[i] = 2 * (i / 16) as u8 + odd;
+        }
+        i += 1;
+    }
+    v
+}
+
+/// Row `I`'s scale registers (as [`Q4kBlock::sv`]) from [`Q4kScales4::sm`].
+#[inline(always)]
+unsafe fn q4_k_sv<const I: i32>(sm: __m512i) -> [__m512i; 2] {
+    // SAFETY: AVX-512 F/BW are enabled in the calling kernel.
+    unsafe {
+        let row = _mm512_shuffle_i32x4::<I>(sm, sm);
+        [
+            _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_LO)),
+            _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_HI)),
+        ]
+    }
+}
+
 /// The four 64-byte quant registers of the `Q8_KT` super-block at `yp` (292 bytes).
 #[inline(always)]
 unsafe fn q8_kt_quants(yp: *const u8) -> [__m512i; 4] {
@@ -364,12 +501,12 @@ unsafe fn q8_kt_quants(yp: *const u8) -> [__m512i; 4] {
 /// Scaled integer sums of one weight super-block against one activation super-block, with
 /// pair `j` of sub-blocks in 128-bit chunk `j`.
 #[inline(always)]
-unsafe fn q4_k_pair_sums(b: &Q4kBlock, z: &[__m512i; 4]) -> __m512i {
+unsafe fn q4_k_pair_sums(x: &[__m512i; 4], sv: &[__m512i; 2], z: &[__m512i; 4]) -> __m512i {
     // SAFETY: AVX-512 BW and VNNI are enabled in the calling kernel.
     unsafe {
         let mut t = _mm512_setzero_si512();
-        for (k, (x, y)) in b.x.iter().zip(z).enumerate() {
-            t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(*x, *y), b.sv[k / 2]);
+        for (k, (x, y)) in x.iter().zip(z).enumerate() {
+            t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(*x, *y), sv[k / 2]);
         }
         t
     }
@@ -390,7 +527,7 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
             let wp = w.as_ptr().add(s * 144);
             let yp = a.as_ptr().add(s * 292);
             let b = q4_k_block(wp);
-            let t = q4_k_pair_sums(&b, &q8_kt_quants(yp));
+            let t = q4_k_pair_sums(&b.x, &b.sv, &q8_kt_quants(yp));
             // Every lane of chunk j ← the pair's total; lanes 0, 4, 8, 12 → 0..4.
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0x4E>(t));
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0xB1>(t));
@@ -422,27 +559,25 @@ unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
             let yp = a.as_ptr().add(s * 292);
             let z = q8_kt_quants(yp);
             prefetch_next::<4, 1>(&w, s, 4 * 144);
+            let wp = [0, 1, 2, 3].map(|i| w[i].as_ptr().add(s * 144));
+            let sc = q4_k_scales4(wp);
+            let sv = [
+                q4_k_sv::<0x00>(sc.sm),
+                q4_k_sv::<0x55>(sc.sm),
+                q4_k_sv::<0xAA>(sc.sm),
+                q4_k_sv::<0xFF>(sc.sm),
+            ];
             let mut t = [zero; 4];
-            let mut mins = [_mm_setzero_si128(); 4];
-            let mut dx = [0.0f32; 4];
-            let mut dmx = [0.0f32; 4];
             for i in 0..4 {
-                let b = q4_k_block(w[i].as_ptr().add(s * 144));
-                mins[i] = b.mins;
-                dx[i] = b.d;
-                dmx[i] = b.dmin;
-                t[i] = q4_k_pair_sums(&b, &z);
+                t[i] = q4_k_pair_sums(&q4_k_nibbles(wp[i]), &sv[i], &z);
             }
             let bs = load256(yp.add(260));
             let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
             let f = _mm512_cvtepi32_ps(hsum_chunks4(t));
-            let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
-                transpose4_epi32(mins),
-                spread4_epi32(pairs),
-            ));
+            let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(sc.mins_t, spread4_epi32(pairs)));
             let d = _mm_set1_ps(f32_at(yp));
-            let dd = _mm_mul_ps(_mm_loadu_ps(dx.as_ptr()), d);
-            let dm = _mm_mul_ps(_mm_loadu_ps(dmx.as_ptr()), d);
+            let dd = _mm_mul_ps(sc.d, d);
+            let dm = _mm_mul_ps(sc.dmin, d);
             acc = fma_chunks(f, dd, acc);
             accm = fma_chunks(fm, dm, accm);
         }
@@ -528,7 +663,7 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
                 let z = q8_kt_quants(yp);
                 for (i, b) in blocks.iter().enumerate() {
-                    sums[if W == 1 { r } else { i }] = q4_k_pair_sums(b, &z);
+                    sums[if W == 1 { r } else { i }] = q4_k_pair_sums(&b.x, &b.sv, &z);
                 }
                 if W != 1 {
                     // Group r: outputs (i, r), i = 0..4 in lanes.
@@ -569,6 +704,29 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
     }
 }
 
+/// The 6-bit values (0..63) of half `h` (elements `128h .. 128h + 128`) of the Q6_K
+/// super-block at `wp`, as two registers of 64 bytes: elements `128h + 64k ..` in register `k`.
+/// ggml's layout: element `l + 32q` of the half has low bits from `ql` byte `l + 32·(q % 2)`
+/// (low nibble for q < 2, high nibble otherwise) and high bits `(qh[l] >> 2q) & 3`. One
+/// broadcast of the 32 `qh` bytes shifted by 0 (first 32 bytes) and 2 (last 32), masked to bits
+/// 0–1 and 4–5, serves both registers; a bitwise select merges nibble and high bits.
+#[inline(always)]
+unsafe fn q6_k_half(wp: *const u8, h: usize) -> [__m512i; 2] {
+    // SAFETY: the caller guarantees the 210-byte super-block at `wp` and AVX-512 F/BW.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let ql = _mm512_loadu_si512(wp.add(64 * h) as *const __m512i);
+        let qh = _mm512_broadcast_i64x4(load256(wp.add(128 + 32 * h)));
+        let shifts = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(2));
+        let qh = _mm512_and_si512(_mm512_srlv_epi16(qh, shifts), _mm512_set1_epi8(0x33));
+        // 0xE4: bits from the first operand where the mask (third) is set, else the second.
+        [
+            _mm512_ternarylogic_epi32::<0xE4>(ql, _mm512_slli_epi16::<4>(qh), m4),
+            _mm512_ternarylogic_epi32::<0xE4>(_mm512_srli_epi16::<4>(ql), qh, m4),
+        ]
+    }
+}
+
 /// Q6_K for `W` weight rows × `R` activation rows: each 512-bit register holds 64 weights (two
 /// 32-element quarters, scale groups `4t .. 4t + 4` of the super-block) matching 64
 /// contiguous activation bytes. Values are 0..63; the offset of 32 is subtracted from each pair
@@ -587,8 +745,6 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
     // enabled in the calling kernel.
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); R]; W];
-        let m4 = _mm512_set1_epi8(0x0F);
-        let m3 = _mm512_set1_epi8(3);
         let m32 = _mm512_set1_epi8(32);
         for s in 0..nb {
             prefetch_next::<W, R>(&w, s, W * 210);
@@ -598,8 +754,8 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
                 sc16[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(wp.add(192) as *const __m128i));
             }
             let mut sumi = [[_mm512_setzero_si512(); R]; W];
+            let mut halves = [[_mm512_setzero_si512(); 2]; W];
             for t in 0..4 {
-                let (half, upper) = (t / 2, t % 2 == 1);
                 let g = 4 * t as i16;
                 let idx = join(
                     _mm256_set_m128i(_mm_set1_epi16(g + 1), _mm_set1_epi16(g)),
@@ -609,18 +765,10 @@ pub(super) unsafe fn tile_q6_k<const W: usize, const R: usize>(
                 let mut svs = [_mm512_setzero_si512(); W];
                 for i in 0..W {
                     let wp = w[i].as_ptr().add(s * 210);
-                    let ql = _mm512_loadu_si512(wp.add(64 * half) as *const __m512i);
-                    let qh = load256(wp.add(128 + 32 * half));
-                    let qhz = join(qh, _mm256_srli_epi16(qh, 2));
-                    let (lo, hi) = if upper {
-                        (_mm512_srli_epi16(ql, 4), _mm512_srli_epi16(qhz, 4))
-                    } else {
-                        (ql, qhz)
-                    };
-                    xs[i] = _mm512_or_si512(
-                        _mm512_and_si512(lo, m4),
-                        _mm512_slli_epi16(_mm512_and_si512(hi, m3), 4),
-                    );
+                    if t % 2 == 0 {
+                        halves[i] = q6_k_half(wp, t / 2);
+                    }
+                    xs[i] = halves[i][t % 2];
                     svs[i] = _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc16[i]));
                 }
                 for r in 0..R {
