@@ -232,6 +232,31 @@ fn sequences_on_threads_share_one_model() {
     }
 }
 
+/// `Model::awake` keeps the pool's other workers polling during a forward pass; several
+/// callers at once (each with its own pollers, some landing on another caller's thread) must
+/// all finish with the results of a lone caller.
+#[test]
+fn decode_steps_from_several_callers_share_a_polling_pool() {
+    let spec = TinySpec::new("qwen2", GgmlType::Q4_K);
+    let model = Arc::new(load(&spec, 3));
+    let p = prompt(12, spec.n_vocab, 5);
+    let steps = |m: &Model| {
+        let mut s = m.new_sequence(KvType::F16, 0).unwrap();
+        let mut out = m.forward(&mut s, &p[..4], Logits::Last).unwrap();
+        for t in &p[4..] {
+            out.extend(m.forward(&mut s, &[*t], Logits::Last).unwrap());
+        }
+        out
+    };
+    let want = steps(&model);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..4).map(|_| sc.spawn(|| steps(&model))).collect();
+        for h in handles {
+            assert_bits_eq(&h.join().unwrap(), &want, "caller");
+        }
+    });
+}
+
 #[test]
 fn truncate_rewinds_a_sequence() {
     let spec = TinySpec::new("qwen3", GgmlType::Q6_K);
