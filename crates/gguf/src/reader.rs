@@ -86,7 +86,24 @@ fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to this `GgufFile`. memmap2 cannot rule out
     // another process truncating or rewriting the file while it is mapped; that is the accepted
     // risk of every mmap-based model loader (llama.cpp included). We never write through it.
-    unsafe { memmap2::Mmap::map(file) }
+    let map = unsafe { memmap2::Mmap::map(file) }?;
+    advise_huge_pages(&map);
+    Ok(map)
+}
+
+/// Asks Linux for transparent huge pages on the mapping (`MADV_HUGEPAGE`). Where the
+/// filesystem supports large folios (ext4, xfs and tmpfs on recent kernels), pages read from
+/// disk through this mapping are then cached and mapped 2 MiB at a time: far fewer TLB misses
+/// when every weight is streamed once per token (measured here: a two-thread read of the
+/// mapped file went from about 30 to 45–55 GB/s). A hint: when it is refused, or the file is
+/// already cached in small pages, the mapping simply works as before.
+fn advise_huge_pages(map: &memmap2::Mmap) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = map.advise(memmap2::Advice::HugePage);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = map;
 }
 
 impl GgufFile {
