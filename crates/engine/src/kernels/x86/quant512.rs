@@ -542,23 +542,22 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
     }
 }
 
-/// Q4_K for four weight rows and one activation row (decode): [`tile_q4_k`]'s arithmetic, one
-/// weight row at a time inside each super-block (so only one row's decoded nibbles are live),
-/// with the four rows' pair sums and FMA chains sharing registers (lane `i` is row `i`).
+/// Q4_K for four weight rows and `R` (≤ 4) activation rows: [`tile_q4_k`]'s arithmetic, with
+/// the four rows' scales, mins and super-block scales decoded together
+/// ([`q4_k_scales4`]); the four rows' pair sums and FMA chains share registers (lane `i` is
+/// row `i`, one group per activation row).
 #[inline(always)]
-unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
+unsafe fn q4_k_4xr<const R: usize>(w: [&[u8]; 4], a: [&[u8]; R], nb: usize) -> [[f32; 4]; R] {
     use super::quant::f32_at;
-    // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of `a` (292 bytes) is in
-    // bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the
-    // calling kernel.
+    // SAFETY: super-block `s < nb` of every `w[i]` (144 bytes) and of every `a[r]` (292
+    // bytes) is in bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are
+    // enabled in the calling kernel.
     unsafe {
         let zero = _mm512_setzero_si512();
-        let mut acc = _mm_setzero_ps();
-        let mut accm = _mm_setzero_ps();
+        let mut acc = [_mm_setzero_ps(); R];
+        let mut accm = [_mm_setzero_ps(); R];
         for s in 0..nb {
-            let yp = a.as_ptr().add(s * 292);
-            let z = q8_kt_quants(yp);
-            prefetch_next::<4, 1>(&w, s, 4 * 144);
+            prefetch_next::<4, R>(&w, s, 4 * 144);
             let wp = [0, 1, 2, 3].map(|i| w[i].as_ptr().add(s * 144));
             let sc = q4_k_scales4(wp);
             let sv = [
@@ -567,22 +566,38 @@ unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
                 q4_k_sv::<0xAA>(sc.sm),
                 q4_k_sv::<0xFF>(sc.sm),
             ];
-            let mut t = [zero; 4];
-            for i in 0..4 {
-                t[i] = q4_k_pair_sums(&q4_k_nibbles(wp[i]), &sv[i], &z);
+            // One activation row: decode each weight row's nibbles where it is used (fewer
+            // live registers); several: once, for all of them.
+            let mut xs = [[zero; 4]; 4];
+            if R > 1 {
+                for i in 0..4 {
+                    xs[i] = q4_k_nibbles(wp[i]);
+                }
             }
-            let bs = load256(yp.add(260));
-            let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-            let f = _mm512_cvtepi32_ps(hsum_chunks4(t));
-            let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(sc.mins_t, spread4_epi32(pairs)));
-            let d = _mm_set1_ps(f32_at(yp));
-            let dd = _mm_mul_ps(sc.d, d);
-            let dm = _mm_mul_ps(sc.dmin, d);
-            acc = fma_chunks(f, dd, acc);
-            accm = fma_chunks(fm, dm, accm);
+            for r in 0..R {
+                let yp = a[r].as_ptr().add(s * 292);
+                let z = q8_kt_quants(yp);
+                let mut t = [zero; 4];
+                for i in 0..4 {
+                    let x = if R > 1 { xs[i] } else { q4_k_nibbles(wp[i]) };
+                    t[i] = q4_k_pair_sums(&x, &sv[i], &z);
+                }
+                let bs = load256(yp.add(260));
+                let pairs =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let f = _mm512_cvtepi32_ps(hsum_chunks4(t));
+                let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(sc.mins_t, spread4_epi32(pairs)));
+                let d = _mm_set1_ps(f32_at(yp));
+                let dd = _mm_mul_ps(sc.d, d);
+                let dm = _mm_mul_ps(sc.dmin, d);
+                acc[r] = fma_chunks(f, dd, acc[r]);
+                accm[r] = fma_chunks(fm, dm, accm[r]);
+            }
         }
-        let mut res = [0.0f32; 4];
-        _mm_storeu_ps(res.as_mut_ptr(), _mm_sub_ps(acc, accm));
+        let mut res = [[0.0f32; 4]; R];
+        for r in 0..R {
+            _mm_storeu_ps(res[r].as_mut_ptr(), _mm_sub_ps(acc[r], accm[r]));
+        }
         res
     }
 }
@@ -597,7 +612,9 @@ unsafe fn q4_k_4x1(w: [&[u8]; 4], a: &[u8], nb: usize) -> [f32; 4] {
 /// from pair `j`) and the weight nibbles are gathered the same way, so that one accumulator per
 /// output keeps pair `j` in chunk `j`. Four outputs' accumulators are
 /// then summed per chunk into one register (lane `4j + o`), and the FMAs run on 4 outputs at
-/// once. Every output goes through the same operations whatever `W` and `R` are.
+/// once. Every output goes through the same operations whatever `W` and `R` are: four weight
+/// rows go to [`q4_k_4xr`], one weight row and one activation row to [`q4_k_1x1`], and one
+/// weight row against several activation rows is handled here.
 #[inline(always)]
 pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
     w: [&[u8]; W],
@@ -611,13 +628,15 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
         out[0][0] = unsafe { q4_k_1x1(w[0], a[0], nb) };
         return out;
     }
-    if W == 4 && R == 1 {
+    if W == 4 {
         let mut out = [[0.0f32; R]; W];
-        if let (Ok(w4), Some(a0)) = (<[&[u8]; 4]>::try_from(&w[..]), a.first()) {
+        if let Ok(w4) = <[&[u8]; 4]>::try_from(&w[..]) {
             // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI, FMA enabled).
-            let r = unsafe { q4_k_4x1(w4, a0, nb) };
-            for (o, v) in out.iter_mut().zip(r) {
-                o[0] = v;
+            let res = unsafe { q4_k_4xr::<R>(w4, a, nb) };
+            for (r, row) in res.iter().enumerate() {
+                for (i, v) in row.iter().enumerate() {
+                    out[i][r] = *v;
+                }
             }
         }
         return out;
@@ -626,79 +645,39 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
     // is in bounds (the caller's contract: whole rows with the same number of super-blocks);
     // AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are enabled in the calling kernel.
     unsafe {
+        // One weight row (W = 1) against R activation rows: outputs (0, r) in lane r.
         let zero = _mm512_setzero_si512();
-        // Accumulators of output groups: W = 4: group r, lane i; W = 1: one group, lane r.
-        let mut acc = [_mm_setzero_ps(); 4];
-        let mut accm = [_mm_setzero_ps(); 4];
+        let mut acc = _mm_setzero_ps();
+        let mut accm = _mm_setzero_ps();
         for s in 0..nb {
-            // A loop, not `array::from_fn`: a closure does not carry the kernel's target
-            // features, and the block would go through memory (measured 6× slower).
-            let mut blocks = [Q4kBlock {
-                x: [zero; 4],
-                sv: [zero; 2],
-                mins: _mm_setzero_si128(),
-                d: 0.0,
-                dmin: 0.0,
-            }; W];
-            for (i, b) in blocks.iter_mut().enumerate() {
-                *b = q4_k_block(w[i].as_ptr().add(s * 144));
-            }
-            let mut mins = [_mm_setzero_si128(); 4];
-            let mut dx = [0.0f32; 4];
-            let mut dmx = [0.0f32; 4];
-            for (i, b) in blocks.iter().enumerate() {
-                mins[i] = b.mins;
-                dx[i] = b.d;
-                dmx[i] = b.dmin;
-            }
+            let b = q4_k_block(w[0].as_ptr().add(s * 144));
             let mut pairs = [_mm_setzero_si128(); 4];
             let mut dy = [0.0f32; 4];
             let mut sums = [zero; 4];
-            let mins_t = transpose4_epi32(mins);
             for r in 0..R {
                 let yp = a[r].as_ptr().add(s * 292);
                 dy[r] = f32_at(yp);
                 let bs = load256(yp.add(260));
                 pairs[r] =
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-                let z = q8_kt_quants(yp);
-                for (i, b) in blocks.iter().enumerate() {
-                    sums[if W == 1 { r } else { i }] = q4_k_pair_sums(&b.x, &b.sv, &z);
-                }
-                if W != 1 {
-                    // Group r: outputs (i, r), i = 0..4 in lanes.
-                    let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
-                    let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(mins_t, spread4_epi32(pairs[r])));
-                    let d = _mm_set1_ps(dy[r]);
-                    let dd = _mm_mul_ps(_mm_loadu_ps(dx.as_ptr()), d);
-                    let dm = _mm_mul_ps(_mm_loadu_ps(dmx.as_ptr()), d);
-                    acc[r] = fma_chunks(f, dd, acc[r]);
-                    accm[r] = fma_chunks(fm, dm, accm[r]);
-                }
+                sums[r] = q4_k_pair_sums(&b.x, &b.sv, &q8_kt_quants(yp));
             }
-            if W == 1 {
-                // One group: outputs (0, r), r = 0..4 in lanes.
-                let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
-                let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
-                    spread4_epi32(mins[0]),
-                    transpose4_epi32(pairs),
-                ));
-                let d = _mm_loadu_ps(dy.as_ptr());
-                let dd = _mm_mul_ps(_mm_set1_ps(dx[0]), d);
-                let dm = _mm_mul_ps(_mm_set1_ps(dmx[0]), d);
-                acc[0] = fma_chunks(f, dd, acc[0]);
-                accm[0] = fma_chunks(fm, dm, accm[0]);
-            }
+            let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
+            let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
+                spread4_epi32(b.mins),
+                transpose4_epi32(pairs),
+            ));
+            let d = _mm_loadu_ps(dy.as_ptr());
+            let dd = _mm_mul_ps(_mm_set1_ps(b.d), d);
+            let dm = _mm_mul_ps(_mm_set1_ps(b.dmin), d);
+            acc = fma_chunks(f, dd, acc);
+            accm = fma_chunks(fm, dm, accm);
         }
-        let mut res = [[0.0f32; 4]; 4];
-        for g in 0..4 {
-            _mm_storeu_ps(res[g].as_mut_ptr(), _mm_sub_ps(acc[g], accm[g]));
-        }
+        let mut res = [0.0f32; 4];
+        _mm_storeu_ps(res.as_mut_ptr(), _mm_sub_ps(acc, accm));
         let mut out = [[0.0f32; R]; W];
-        for i in 0..W {
-            for r in 0..R {
-                out[i][r] = if W == 1 { res[0][r] } else { res[r][i] };
-            }
+        for (r, v) in res.iter().take(R).enumerate() {
+            out[0][r] = *v;
         }
         out
     }
