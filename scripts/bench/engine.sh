@@ -11,7 +11,10 @@
 # Environment: THREADS (2), REPS (3), N_PROMPT (512), N_GEN (128), LLAMA_FA (0: llama.cpp's
 # flash attention off, as our attention's order), VOCAB_DIR (../shared/vocab),
 # MODELS ("llama1b:q8_0 llama1b:q4_k_m qwen05b:q8_0 qwen05b:q4_k_m"),
-# LLAMA_CPP_PYTHON_VERSION (see scripts/bench/llamacpp_build.sh).
+# LLAMA_CPP_PYTHON_VERSION (see scripts/bench/llamacpp_build.sh),
+# COLD (1: drop the model file from the page cache before each measured run, so both engines
+# load it fresh from disk and neither inherits the page-cache layout, 4 KiB or 2 MiB folios,
+# that the other or the file's writer left; 0: leave the cache as it is).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +25,7 @@ REPS=${REPS:-3}
 N_PROMPT=${N_PROMPT:-512}
 N_GEN=${N_GEN:-128}
 LLAMA_FA=${LLAMA_FA:-0}
+COLD=${COLD:-1}
 VOCAB_DIR=${VOCAB_DIR:-$ROOT/../shared/vocab}
 MODELS=${MODELS:-"llama1b:q8_0 llama1b:q4_k_m qwen05b:q8_0 qwen05b:q4_k_m"}
 MODEL_DIR=$ROOT/target/bench/models
@@ -68,7 +72,8 @@ done
     echo "isa flags: $(grep -o -w -E 'avx2|avx512f|avx512bw|avx512vl|avx512_vnni|avx_vnni|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     echo "kernel: $(uname -r)"
     echo "llama-bench: $LLAMA_BENCH (llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION:-0.3.16} sdist)"
-    echo "threads: $THREADS reps: $REPS n_prompt: $N_PROMPT n_gen: $N_GEN llama_fa: $LLAMA_FA"
+    echo "threads: $THREADS reps: $REPS n_prompt: $N_PROMPT n_gen: $N_GEN llama_fa: $LLAMA_FA cold: $COLD"
+    echo "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
     echo "loadavg before: $(cat /proc/loadavg)"
 } >"$OUT/machine.txt"
 
@@ -83,6 +88,15 @@ run() {
     head -1 /proc/stat >>"$OUT/$name.cpu"
 }
 
+# Drops FILE's clean pages from the page cache (posix_fadvise DONTNEED) when COLD=1.
+evict() {
+    [ "$COLD" = 1 ] || return 0
+    python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)' "$1"
+}
+
 i=0
 for m in $MODELS; do
     shape=${m%%:*}
@@ -94,11 +108,15 @@ for m in $MODELS; do
         -t "$THREADS" -r "$REPS" -o json -fa "$LLAMA_FA")
     if [ $((i % 2)) -eq 0 ]; then
         echo "$shape-$quant: ours first" | tee -a "$OUT/order.txt" >&2
+        evict "$file"
         "${ours[@]}"
+        evict "$file"
         "${llama[@]}"
     else
         echo "$shape-$quant: llama.cpp first" | tee -a "$OUT/order.txt" >&2
+        evict "$file"
         "${llama[@]}"
+        evict "$file"
         "${ours[@]}"
     fi
     i=$((i + 1))
