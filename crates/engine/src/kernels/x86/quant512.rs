@@ -280,27 +280,6 @@ unsafe fn fma_chunks(f: __m512, d: __m128, acc: __m128) -> __m128 {
     }
 }
 
-/// i16 lane `l` of the Q4_K scale registers: sub-block `2·(l/8)` (nibble registers 0 and 1)
-/// or `2·(l/8) + 1` (registers 2 and 3).
-const Q4K_IDX_LO: [i16; 32] = {
-    let mut v = [0i16; 32];
-    let mut l = 0;
-    while l < 32 {
-        v[l] = 2 * (l / 8) as i16;
-        l += 1;
-    }
-    v
-};
-const Q4K_IDX_HI: [i16; 32] = {
-    let mut v = Q4K_IDX_LO;
-    let mut l = 0;
-    while l < 32 {
-        v[l] += 1;
-        l += 1;
-    }
-    v
-};
-
 /// One Q4_K super-block of weights decoded for the pair-sum kernels: the nibbles gathered in
 /// `AType::Q8_KT` register order, the two scale registers, the 8 mins, `d` and `dmin`.
 #[derive(Clone, Copy)]
@@ -315,35 +294,40 @@ struct Q4kBlock {
 /// Decodes the 144-byte Q4_K super-block at `wp`.
 #[inline(always)]
 unsafe fn q4_k_block(wp: *const u8) -> Q4kBlock {
-    use super::quant::scales_mins_k4;
-    // SAFETY: the caller guarantees 144 readable bytes at `wp` and AVX-512 F/BW/VL and F16C;
-    // the index arrays hold 64 bytes.
+    // SAFETY: the caller guarantees 144 readable bytes at `wp` and AVX-512 F/BW/VL and F16C.
     unsafe {
-        let m4 = _mm512_set1_epi8(0x0F);
-        let idx_lo = _mm512_loadu_si512(Q4K_IDX_LO.as_ptr() as *const __m512i);
-        let idx_hi = _mm512_loadu_si512(Q4K_IDX_HI.as_ptr() as *const __m512i);
-        let (c, mins) = scales_mins_k4(wp.add(4));
-        let scz = _mm512_broadcast_i32x4(c);
-        let qa = _mm512_loadu_si512(wp.add(16) as *const __m512i);
-        let qb = _mm512_loadu_si512(wp.add(80) as *const __m512i);
-        // 16-byte pieces 0, 2, 4, 6 (first halves of each pair's 32 bytes), 1, 3, 5, 7.
-        let p0 = _mm512_shuffle_i64x2::<0x88>(qa, qb);
-        let p1 = _mm512_shuffle_i64x2::<0xDD>(qa, qb);
+        let sm = q4_k_scales1(wp);
+        let row = _mm512_broadcast_i32x4(sm);
         Q4kBlock {
-            x: [
-                _mm512_and_si512(p0, m4),
-                _mm512_and_si512(p1, m4),
-                _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4),
-                _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
-            ],
+            x: q4_k_nibbles(wp),
             sv: [
-                _mm512_permutexvar_epi16(idx_lo, scz),
-                _mm512_permutexvar_epi16(idx_hi, scz),
+                _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_LO)),
+                _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_HI)),
             ],
-            mins,
+            mins: _mm_cvtepu8_epi16(_mm_srli_si128::<8>(sm)),
             d: f16_at(wp),
             dmin: f16_at(wp.add(2)),
         }
+    }
+}
+
+/// One row's 8 scales then 8 mins (u8) from the first 16 bytes of its Q4_K super-block:
+/// [`q4_k_scales4`]'s steps on one 128-bit chunk.
+#[inline(always)]
+unsafe fn q4_k_scales1(wp: *const u8) -> __m128i {
+    // SAFETY: the caller guarantees 16 readable bytes at `wp` and AVX2.
+    unsafe {
+        let v = _mm_loadu_si128(wp as *const __m128i);
+        let lo = _mm_srlv_epi32(_mm_shuffle_epi32::<0xED>(v), _mm_set_epi32(4, 0, 0, 0));
+        let lo = _mm_and_si128(
+            lo,
+            _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f),
+        );
+        let hi = _mm_and_si128(
+            _mm_srli_epi32::<2>(_mm_shuffle_epi32::<0xA5>(v)),
+            _mm_set_epi32(0x30303030, 0, 0x30303030, 0),
+        );
+        _mm_or_si128(lo, hi)
     }
 }
 
