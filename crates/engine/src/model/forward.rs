@@ -10,6 +10,7 @@ use super::{BatchEntry, Logits, Model, Trace};
 use crate::EngineError;
 use crate::kernels::{AType, ActRows, MatMul, act, reference};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Activations quantised once per format and reused by every matrix that takes that format.
 struct Quantized<'a> {
@@ -57,9 +58,34 @@ struct Ctx<'m> {
     model: &'m Model,
     hp: &'m Hparams,
     mm: MatMul,
+    /// Output buffers handed back by earlier layers of this pass ([`Ctx::give`]). A prompt
+    /// step otherwise allocates and frees tens of MB per layer, and the allocator returns that
+    /// memory to the kernel each time: page faults and zeroing were about 4% of a prompt.
+    spare: RefCell<Vec<Vec<f32>>>,
 }
 
 impl Ctx<'_> {
+    /// A buffer of `len` values for an output that will be written in full: the smallest
+    /// spare one that holds `len` (it may hold an earlier layer's values until then), else a
+    /// new one.
+    fn buf(&self, len: usize) -> Vec<f32> {
+        let mut spare = self.spare.borrow_mut();
+        let fit = spare
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        let mut v = fit.map(|i| spare.swap_remove(i)).unwrap_or_default();
+        v.resize(len, 0.0);
+        v
+    }
+
+    /// Hands buffers back for [`Ctx::buf`].
+    fn give<const N: usize>(&self, bufs: [Vec<f32>; N]) {
+        self.spare.borrow_mut().extend(bufs);
+    }
+
     /// [`Ctx::linear`] of several matrices over the same input, in one pass over the thread
     /// pool when the input is one row (decode).
     fn linear_group<const N: usize>(
@@ -75,7 +101,7 @@ impl Ctx<'_> {
         }
         let mut outs: [Vec<f32>; N] = std::array::from_fn(|_| Vec::new());
         for (o, v) in outs.iter_mut().zip(&views) {
-            *o = vec![0.0f32; x.rows() * v.n()];
+            *o = self.buf(x.rows() * v.n());
         }
         {
             let mut jobs = Vec::with_capacity(N);
@@ -177,6 +203,7 @@ fn layers(
         model,
         hp,
         mm: MatMul { isa: model.isa },
+        spare: RefCell::new(Vec::new()),
     };
     let (m, e) = (toks.len(), hp.n_embd);
     let (hd, q_dim, kv_dim) = (hp.head_dim, hp.q_dim(), hp.kv_dim());
@@ -261,13 +288,15 @@ fn layers(
             )?;
         }
         let caches: Vec<&KvCache> = batch.iter().map(|b| &b.seq.cache).collect();
-        let mut att = vec![0.0f32; m * q_dim];
+        let mut att = ctx.buf(m * q_dim);
         attend(l, &shape, &caches, seq_of, pos_of, &q, &mut att)?;
         tr.put(|| format!("kqv_out-{l}"), &att);
         let mut aq = Quantized::new(&att, q_dim);
         let o = ctx.linear(&layer.wo, &mut aq, layer.bo.as_deref())?;
         tr.put(|| format!("attn_out-{l}"), &o);
         add(&mut x, &o);
+        drop(aq);
+        ctx.give([q, k, v, att, o]);
         tr.put(|| format!("ffn_inp-{l}"), &x);
         ffn(&ctx, layer, l, &mut x, &mut h, tr)?;
         tr.put(|| format!("l_out-{l}"), &x);
@@ -325,6 +354,8 @@ fn ffn(
     let d = ctx.linear(&layer.down, &mut gq, None)?;
     tr.put(|| format!("ffn_out-{l}"), &d);
     add(x, &d);
+    drop(gq);
+    ctx.give([g, u, d]);
     Ok(())
 }
 
