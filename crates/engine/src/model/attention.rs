@@ -10,6 +10,7 @@ use crate::EngineError;
 use crate::kernels::act::Lanes;
 use crate::kernels::{Isa, vec};
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 /// Shapes of one attention call.
@@ -43,8 +44,15 @@ pub(crate) fn attend(
         ));
     }
     out.par_chunks_mut(hd).enumerate().try_for_each_init(
-        || (Vec::<f32>::new(), Vec::<f16>::new(), Vec::<f32>::new()),
-        |(scores, q16, chains), (i, o)| {
+        || {
+            (
+                Vec::<f32>::new(),
+                Vec::<f16>::new(),
+                Vec::<f32>::new(),
+                Vec::<f16>::new(),
+            )
+        },
+        |(scores, q16, chains, w16), (i, o)| {
             let (r, h) = (i / shape.n_head, i % shape.n_head);
             let (Some(&s), Some(&p)) = (seq.get(r), pos.get(r)) else {
                 return Err(EngineError::Invalid("attention row out of range".into()));
@@ -67,14 +75,18 @@ pub(crate) fn attend(
                         return Err(EngineError::Invalid("attention past the cache".into()));
                     }
                     q16.clear();
-                    q16.extend(qh.iter().map(|&x| f16::from_f32(x)));
+                    q16.resize(qh.len(), f16::ZERO);
+                    q16.convert_from_f32_slice(qh);
                     let keys = k.get(off..).unwrap_or_default();
                     vec::dot_f16_rows(isa, q16, keys, kv_dim, n, scores)?;
                     softmax_padded(isa, lanes, scores, shape.scale);
                     scores.truncate(n);
-                    for w in scores.iter_mut() {
-                        *w = f16::from_f32(*w).to_f32();
-                    }
+                    // Weights rounded to f16 (as ggml stores them for an f16 cache), through
+                    // half's vectorised slice conversions: the same rounding as one by one.
+                    w16.clear();
+                    w16.resize(n, f16::ZERO);
+                    w16.convert_from_f32_slice(scores);
+                    w16.convert_to_f32_slice(scores);
                     let vals = v.get(off..).unwrap_or_default();
                     return vec::wsum_f16(isa, scores, vals, kv_dim, o);
                 }
