@@ -642,3 +642,34 @@ fn attention_row_kernels_match_per_row_operations_bit_for_bit() {
         }
     }
 }
+
+/// The SIMD activation quantizer (Q8_0 and Q8_1 on AVX-512) writes the same bytes as the
+/// scalar reference: random rows, an all-zero block, exact halves (rounding ties), values at
+/// ±amax, and blocks with an infinity or a NaN (left to the reference).
+#[test]
+fn activation_quantizer_matches_the_reference_byte_for_byte() {
+    use switchyard_engine::kernels::quantize::{quantize_row, quantize_row_reference};
+    use switchyard_engine::kernels::types::AType;
+    let mut rng = Rng::new(0x5eed_0042);
+    let mut rows: Vec<Vec<f32>> = (0..40).map(|i| rng.vec(256, 0.1 + i as f32)).collect();
+    let mut special = vec![0.0f32; 32];
+    special.extend((0..32).map(|i| (i as f32 - 16.0) * 0.5));
+    special.extend((0..32).map(|i| if i % 2 == 0 { 3.0 } else { -3.0 }));
+    special.extend((0..32).map(|i| (i as f32 + 0.5) * 127.0 / 32.0));
+    let mut inf = rng.vec(32, 2.0);
+    inf[5] = f32::INFINITY;
+    special.extend(inf);
+    let mut nan = rng.vec(32, 2.0);
+    nan[9] = f32::NAN;
+    special.extend(nan);
+    rows.push(special);
+    for ty in [AType::Q8_0, AType::Q8_1] {
+        for (i, x) in rows.iter().enumerate() {
+            let n = ty.row_bytes(x.len()).unwrap();
+            let (mut got, mut want) = (vec![0u8; n], vec![0u8; n]);
+            quantize_row(ty, x, &mut got);
+            quantize_row_reference(ty, x, &mut want);
+            assert_eq!(got, want, "{ty:?} row {i}");
+        }
+    }
+}

@@ -103,7 +103,20 @@ fn round_ne(x: f32) -> f32 {
 }
 
 /// Converts one row. `dst` must be `ty.row_bytes(src.len())` long (checked by [`ActRows`]).
+/// Q8_0 and Q8_1 rows take the AVX-512 quantizer where the CPU has it, byte for byte
+/// [`quantize_row_reference`].
 pub fn quantize_row(ty: AType, src: &[f32], dst: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if let (AType::Q8_0 | AType::Q8_1, Some(level)) = (ty, super::x86::X86Level::detect())
+        && super::x86::quantize::q8_row(level, src, dst, ty == AType::Q8_1, q8_block)
+    {
+        return;
+    }
+    quantize_row_reference(ty, src, dst);
+}
+
+/// The scalar quantizer of every activation type (the reference for the SIMD forms).
+pub fn quantize_row_reference(ty: AType, src: &[f32], dst: &mut [u8]) {
     match ty {
         AType::F32 => {
             for (v, d) in src.iter().zip(dst.chunks_exact_mut(4)) {

@@ -12,6 +12,7 @@ pub mod act;
 mod float;
 mod quant;
 mod quant512;
+pub mod quantize;
 pub mod vec;
 
 use super::Strides;
