@@ -643,9 +643,10 @@ fn attention_row_kernels_match_per_row_operations_bit_for_bit() {
     }
 }
 
-/// The SIMD activation quantizer (Q8_0 and Q8_1 on AVX-512) writes the same bytes as the
-/// scalar reference: random rows, an all-zero block, exact halves (rounding ties), values at
-/// ±amax, and blocks with an infinity or a NaN (left to the reference).
+/// The SIMD activation quantizer (Q8_0, Q8_1, Q8_K and Q8_KT on AVX-512) writes the same bytes
+/// as the scalar reference: random rows, an all-zero block, exact halves (rounding ties), values
+/// at ±amax (the first one's sign counts for Q8_K), and blocks with an infinity or a NaN (left
+/// to the reference).
 #[test]
 fn activation_quantizer_matches_the_reference_byte_for_byte() {
     use switchyard_engine::kernels::quantize::{quantize_row, quantize_row_reference};
@@ -662,8 +663,17 @@ fn activation_quantizer_matches_the_reference_byte_for_byte() {
     let mut nan = rng.vec(32, 2.0);
     nan[9] = f32::NAN;
     special.extend(nan);
+    special.extend(std::iter::repeat_n(0.0f32, 64));
     rows.push(special);
-    for ty in [AType::Q8_0, AType::Q8_1] {
+    rows.push(vec![0.0f32; 256]);
+    let mut ties = rng.vec(256, 1.0);
+    ties[3] = 2.0;
+    ties[200] = -2.0;
+    rows.push(ties.clone());
+    ties[3] = -2.0;
+    ties[200] = 2.0;
+    rows.push(ties);
+    for ty in [AType::Q8_0, AType::Q8_1, AType::Q8_K, AType::Q8_KT] {
         for (i, x) in rows.iter().enumerate() {
             let n = ty.row_bytes(x.len()).unwrap();
             let (mut got, mut want) = (vec![0u8; n], vec![0u8; n]);

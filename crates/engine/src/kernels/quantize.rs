@@ -103,14 +103,20 @@ fn round_ne(x: f32) -> f32 {
 }
 
 /// Converts one row. `dst` must be `ty.row_bytes(src.len())` long (checked by [`ActRows`]).
-/// Q8_0 and Q8_1 rows take the AVX-512 quantizer where the CPU has it, byte for byte
+/// Q8_0, Q8_1, Q8_K and Q8_KT rows take the AVX-512 quantizer where the CPU has it, byte for byte
 /// [`quantize_row_reference`].
 pub fn quantize_row(ty: AType, src: &[f32], dst: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
-    if let (AType::Q8_0 | AType::Q8_1, Some(level)) = (ty, super::x86::X86Level::detect())
-        && super::x86::quantize::q8_row(level, src, dst, ty == AType::Q8_1, q8_block)
-    {
-        return;
+    if let Some(level) = super::x86::X86Level::detect() {
+        use super::x86::quantize::{q8_row, q8k_row};
+        let done = match ty {
+            AType::Q8_0 | AType::Q8_1 => q8_row(level, src, dst, ty == AType::Q8_1, q8_block),
+            AType::Q8_K | AType::Q8_KT => q8k_row(level, src, dst, ty == AType::Q8_KT, q8k_any),
+            _ => false,
+        };
+        if done {
+            return;
+        }
     }
     quantize_row_reference(ty, src, dst);
 }
@@ -149,13 +155,8 @@ pub fn quantize_row_reference(ty: AType, src: &[f32], dst: &mut [u8]) {
             }
         }
         AType::Q8_KT => {
-            let mut q = [0u8; QK_K];
             for (x, b) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(292)) {
-                q8k_block(x, b);
-                q.copy_from_slice(&b[4..4 + QK_K]);
-                for (e, &v) in q.iter().enumerate() {
-                    b[4 + q8_kt_pos(e)] = v;
-                }
+                q8k_any(x, b, true);
             }
         }
     }
@@ -177,6 +178,18 @@ fn q8_block(x: &[f32], b: &mut [u8], with_sum: bool) {
     b[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
     if with_sum {
         b[2..4].copy_from_slice(&f16::from_f32(d * sum as f32).to_le_bytes());
+    }
+}
+
+/// One Q8_K block, or with `transposed` one Q8_KT block (the quants in [`q8_kt_pos`] order).
+fn q8k_any(x: &[f32], b: &mut [u8], transposed: bool) {
+    q8k_block(x, b);
+    if transposed {
+        let mut q = [0u8; QK_K];
+        q.copy_from_slice(&b[4..4 + QK_K]);
+        for (e, &v) in q.iter().enumerate() {
+            b[4 + q8_kt_pos(e)] = v;
+        }
     }
 }
 
