@@ -18,18 +18,34 @@ pub fn q8_row(
     scalar: fn(&[f32], &mut [u8], bool),
 ) -> bool {
     let bb = if with_sum { 36 } else { 34 };
+    each_block(level, x, dst, with_sum, (32, bb), q8_block, scalar)
+}
+
+/// The driver of both quantizers: `simd` on every block of `n` values (`bb` bytes, given as
+/// `(n, bb)`) with `flag`, and `scalar` on the blocks it declines. `false` (nothing written)
+/// when `x` and `dst` are not whole blocks of the same count, or the level is not AVX-512 or
+/// the CPU lacks it. `(n, bb)` must be the block shape `simd` reads and writes.
+fn each_block(
+    level: X86Level,
+    x: &[f32],
+    dst: &mut [u8],
+    flag: bool,
+    (n, bb): (usize, usize),
+    simd: unsafe fn(&[f32], &mut [u8], bool) -> bool,
+    scalar: fn(&[f32], &mut [u8], bool),
+) -> bool {
     if level != X86Level::Avx512Vnni
         || !level.supported()
-        || !x.len().is_multiple_of(32)
-        || dst.len() != x.len() / 32 * bb
+        || !x.len().is_multiple_of(n)
+        || dst.len() != x.len() / n * bb
     {
         return false;
     }
-    for (xb, b) in x.chunks_exact(32).zip(dst.chunks_exact_mut(bb)) {
-        // SAFETY: `xb` holds 32 values and `b` `bb` bytes; the CPU supports AVX-512 F/BW
-        // (checked above).
-        if !unsafe { q8_block(xb, b, with_sum) } {
-            scalar(xb, b, with_sum);
+    for (xb, b) in x.chunks_exact(n).zip(dst.chunks_exact_mut(bb)) {
+        // SAFETY: `xb` holds one block of values and `b` its bytes, as `simd` takes them; the
+        // CPU supports AVX-512 F/BW (checked above).
+        if !unsafe { simd(xb, b, flag) } {
+            scalar(xb, b, flag);
         }
     }
     true
@@ -84,21 +100,7 @@ pub fn q8k_row(
     transposed: bool,
     scalar: fn(&[f32], &mut [u8], bool),
 ) -> bool {
-    if level != X86Level::Avx512Vnni
-        || !level.supported()
-        || !x.len().is_multiple_of(256)
-        || dst.len() != x.len() / 256 * 292
-    {
-        return false;
-    }
-    for (xb, b) in x.chunks_exact(256).zip(dst.chunks_exact_mut(292)) {
-        // SAFETY: `xb` holds 256 values and `b` 292 bytes; the CPU supports AVX-512 F/BW
-        // (checked above).
-        if !unsafe { q8k_block(xb, b, transposed) } {
-            scalar(xb, b, transposed);
-        }
-    }
-    true
+    each_block(level, x, dst, transposed, (256, 292), q8k_block, scalar)
 }
 
 /// One super-block: `false` (nothing written) if a value is not finite.
@@ -118,8 +120,8 @@ unsafe fn q8k_block(x: &[f32], b: &mut [u8], transposed: bool) -> bool {
             m = _mm512_max_ps(m, a);
         }
         let amax = _mm512_reduce_max_ps(m);
-        b.fill(0);
         if amax == 0.0 {
+            b.fill(0);
             return true;
         }
         // The signed value of the first element whose magnitude is `amax`.
