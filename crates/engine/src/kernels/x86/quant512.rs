@@ -312,22 +312,37 @@ unsafe fn q4_k_block(wp: *const u8) -> Q4kBlock {
 }
 
 /// One row's 8 scales then 8 mins (u8) from the first 16 bytes of its Q4_K super-block:
-/// [`q4_k_scales4`]'s steps on one 128-bit chunk.
+/// [`q4_k_sm`] on one 128-bit chunk.
 #[inline(always)]
 unsafe fn q4_k_scales1(wp: *const u8) -> __m128i {
-    // SAFETY: the caller guarantees 16 readable bytes at `wp` and AVX2.
+    // SAFETY: the caller guarantees 16 readable bytes at `wp` and AVX-512F.
     unsafe {
-        let v = _mm_loadu_si128(wp as *const __m128i);
-        let lo = _mm_srlv_epi32(_mm_shuffle_epi32::<0xED>(v), _mm_set_epi32(4, 0, 0, 0));
-        let lo = _mm_and_si128(
+        let v = _mm512_zextsi128_si512(_mm_loadu_si128(wp as *const __m128i));
+        _mm512_castsi512_si128(q4_k_sm(v))
+    }
+}
+
+/// Per 128-bit chunk holding a Q4_K super-block's first 16 bytes (`d`, `dmin`, then the three
+/// scale words `[U0, U1, U2]` in i32 lanes 1–3): its 8 scales then 8 mins (u8), by ggml's
+/// `utmp` steps on the lanes: `[U0 & M1, (U2 & M2) | ((U0 >> 6) & M3) << 4, U1 & M1,
+/// ((U2 >> 4) & M2) | ((U1 >> 6) & M3) << 4]`. Each chunk's result depends on that chunk alone.
+#[inline(always)]
+unsafe fn q4_k_sm(v: __m512i) -> __m512i {
+    // SAFETY: AVX-512F is enabled in the calling kernel.
+    unsafe {
+        // Lanes [U0, U2, U1, U2] (low bits) and [U0, U0, U1, U1] (high bits) of each chunk.
+        let lo = _mm512_shuffle_epi32::<0xED>(v);
+        let hi = _mm512_shuffle_epi32::<0xA5>(v);
+        let lo = _mm512_srlv_epi32(lo, _mm512_set4_epi32(4, 0, 0, 0));
+        let lo = _mm512_and_si512(
             lo,
-            _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f),
+            _mm512_set4_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f),
         );
-        let hi = _mm_and_si128(
-            _mm_srli_epi32::<2>(_mm_shuffle_epi32::<0xA5>(v)),
-            _mm_set_epi32(0x30303030, 0, 0x30303030, 0),
+        let hi = _mm512_and_si512(
+            _mm512_srli_epi32::<2>(hi),
+            _mm512_set4_epi32(0x30303030, 0, 0x30303030, 0),
         );
-        _mm_or_si128(lo, hi)
+        _mm512_or_si512(lo, hi)
     }
 }
 
@@ -366,9 +381,7 @@ struct Q4kScales4 {
 }
 
 /// Decodes the first 16 bytes (`d`, `dmin`, 12 bytes of 6-bit scales and mins) of four Q4_K
-/// super-blocks at once, one per 128-bit chunk, with ggml's `utmp` bit manipulation done on
-/// the i32 lanes of each chunk: `[U0, U1, U2]` (the three scale words) become
-/// `[U0 & M1, (U2 & M2) | ((U0 >> 6) & M3) << 4, U1 & M1, ((U2 >> 4) & M2) | ((U1 >> 6) & M3) << 4]`.
+/// super-blocks at once, one per 128-bit chunk ([`q4_k_sm`] for the scales and mins).
 #[inline(always)]
 unsafe fn q4_k_scales4(wp: [*const u8; 4]) -> Q4kScales4 {
     // SAFETY: the caller guarantees 16 readable bytes at every `wp[i]`, AVX-512 F/BW/VL and
@@ -382,19 +395,7 @@ unsafe fn q4_k_scales4(wp: [*const u8; 4]) -> Q4kScales4 {
             ),
             ld(wp[3]),
         );
-        // Lanes [U0, U2, U1, U2] (low bits) and [U0, U0, U1, U1] (high bits) of each chunk.
-        let lo = _mm512_shuffle_epi32::<0xED>(v);
-        let hi = _mm512_shuffle_epi32::<0xA5>(v);
-        let lo = _mm512_srlv_epi32(lo, _mm512_set4_epi32(4, 0, 0, 0));
-        let lo = _mm512_and_si512(
-            lo,
-            _mm512_set4_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f),
-        );
-        let hi = _mm512_and_si512(
-            _mm512_srli_epi32::<2>(hi),
-            _mm512_set4_epi32(0x30303030, 0, 0x30303030, 0),
-        );
-        let sm = _mm512_or_si512(lo, hi);
+        let sm = q4_k_sm(v);
         // Mins as i16 (chunk i, i32 lane j: mins 2j, 2j + 1 of row i), then lane 4i + j → 4j + i.
         let mins = _mm512_shuffle_epi8(sm, bytes64(&Q4K_MINS16));
         let mins_t = _mm512_permutexvar_epi32(
