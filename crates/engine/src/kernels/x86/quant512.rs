@@ -285,7 +285,7 @@ unsafe fn fma_chunks(f: __m512, d: __m128, acc: __m128) -> __m128 {
 #[derive(Clone, Copy)]
 struct Q4kBlock {
     x: [__m512i; 4],
-    sv: [__m512i; 2],
+    sv: __m512i,
     mins: __m128i,
     d: f32,
     dmin: f32,
@@ -300,10 +300,7 @@ unsafe fn q4_k_block(wp: *const u8) -> Q4kBlock {
         let row = _mm512_broadcast_i32x4(sm);
         Q4kBlock {
             x: q4_k_nibbles(wp),
-            sv: [
-                _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_LO)),
-                _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_HI)),
-            ],
+            sv: _mm512_shuffle_epi8(row, bytes64(&Q4K_SV)),
             mins: _mm_cvtepu8_epi16(_mm_srli_si128::<8>(sm)),
             d: f16_at(wp),
             dmin: f16_at(wp.add(2)),
@@ -440,33 +437,25 @@ const Q4K_MINS16: [u8; 64] = {
     v
 };
 
-/// `vpshufb` indices: chunk `j`, every i16 lane ← byte `2j` (`Q4K_SV_HI`: `2j + 1`),
-/// zero-extended.
-const Q4K_SV_LO: [u8; 64] = sv_index(0);
-const Q4K_SV_HI: [u8; 64] = sv_index(1);
-const fn sv_index(odd: u8) -> [u8; 64] {
+/// `vpshufb` indices: in chunk `j`, i16 lanes 0..4 ← byte `2j` and lanes 4..8 ← byte `2j + 1`
+/// (the scales of sub-blocks `2j` and `2j + 1`), zero-extended.
+const Q4K_SV: [u8; 64] = {
     let mut v = [0x80u8; 64];
     let mut i = 0;
     while i < 64 {
         if i % 2 == 0 {
-            v[i] = 2 * (i / 16) as u8 + odd;
+            v[i] = 2 * (i / 16) as u8 + (i % 16 >= 8) as u8;
         }
         i += 1;
     }
     v
-}
+};
 
-/// Row `I`'s scale registers (as [`Q4kBlock::sv`]) from [`Q4kScales4::sm`].
+/// Row `I`'s scale register (as [`Q4kBlock::sv`]) from [`Q4kScales4::sm`].
 #[inline(always)]
-unsafe fn q4_k_sv<const I: i32>(sm: __m512i) -> [__m512i; 2] {
+unsafe fn q4_k_sv<const I: i32>(sm: __m512i) -> __m512i {
     // SAFETY: AVX-512 F/BW are enabled in the calling kernel.
-    unsafe {
-        let row = _mm512_shuffle_i32x4::<I>(sm, sm);
-        [
-            _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_LO)),
-            _mm512_shuffle_epi8(row, bytes64(&Q4K_SV_HI)),
-        ]
-    }
+    unsafe { _mm512_shuffle_epi8(_mm512_shuffle_i32x4::<I>(sm, sm), bytes64(&Q4K_SV)) }
 }
 
 /// The four 64-byte quant registers of the `Q8_KT` super-block at `yp` (292 bytes).
@@ -486,14 +475,15 @@ unsafe fn q8_kt_quants(yp: *const u8) -> [__m512i; 4] {
 /// Scaled integer sums of one weight super-block against one activation super-block, with
 /// pair `j` of sub-blocks in 128-bit chunk `j`.
 #[inline(always)]
-unsafe fn q4_k_pair_sums(x: &[__m512i; 4], sv: &[__m512i; 2], z: &[__m512i; 4]) -> __m512i {
+unsafe fn q4_k_pair_sums(x: &[__m512i; 4], sv: __m512i, z: &[__m512i; 4]) -> __m512i {
     // SAFETY: AVX-512 BW and VNNI are enabled in the calling kernel.
     unsafe {
-        let mut t = _mm512_setzero_si512();
-        for (k, (x, y)) in x.iter().zip(z).enumerate() {
-            t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(*x, *y), sv[k / 2]);
-        }
-        t
+        let zero = _mm512_setzero_si512();
+        // i32 lanes of chunk j: 4-byte sums of sub-block 2j (`lo`) and 2j + 1 (`hi`), each at
+        // most 8·15·128 in magnitude, so the pack to i16 is exact.
+        let lo = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, x[0], z[0]), x[1], z[1]);
+        let hi = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, x[2], z[2]), x[3], z[3]);
+        _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(lo, hi), sv)
     }
 }
 
@@ -512,7 +502,7 @@ unsafe fn q4_k_1x1(w: &[u8], a: &[u8], nb: usize) -> f32 {
             let wp = w.as_ptr().add(s * 144);
             let yp = a.as_ptr().add(s * 292);
             let b = q4_k_block(wp);
-            let t = q4_k_pair_sums(&b.x, &b.sv, &q8_kt_quants(yp));
+            let t = q4_k_pair_sums(&b.x, b.sv, &q8_kt_quants(yp));
             // Every lane of chunk j ← the pair's total; lanes 0, 4, 8, 12 → 0..4.
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0x4E>(t));
             let t = _mm512_add_epi32(t, _mm512_shuffle_epi32::<0xB1>(t));
@@ -565,7 +555,7 @@ unsafe fn q4_k_4xr<const R: usize>(w: [&[u8]; 4], a: [&[u8]; R], nb: usize) -> [
                 let mut t = [zero; 4];
                 for i in 0..4 {
                     let x = if R > 1 { xs[i] } else { q4_k_nibbles(wp[i]) };
-                    t[i] = q4_k_pair_sums(&x, &sv[i], &z);
+                    t[i] = q4_k_pair_sums(&x, sv[i], &z);
                 }
                 let bs = load256(yp.add(260));
                 let pairs =
@@ -645,7 +635,7 @@ pub(super) unsafe fn tile_q4_k<const W: usize, const R: usize>(
                 let bs = load256(yp.add(260));
                 pairs[r] =
                     _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-                sums[r] = q4_k_pair_sums(&b.x, &b.sv, &q8_kt_quants(yp));
+                sums[r] = q4_k_pair_sums(&b.x, b.sv, &q8_kt_quants(yp));
             }
             let f = _mm512_cvtepi32_ps(hsum_chunks4(sums));
             let fm = _mm512_cvtepi32_ps(_mm512_madd_epi16(
