@@ -97,10 +97,19 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
                 };
                 dws[i] = block_f16(wp);
             }
+            // The W·R scale products, from memory: each FMA below takes its own as a
+            // broadcast load (a load port) rather than a register broadcast (a shuffle).
+            let mut ds = [[0.0f32; 4]; R];
+            for r in 0..R {
+                let dy = block_f16(a[r].as_ptr().add(ib * B::AB));
+                for i in 0..W {
+                    _mm_store_ss(&mut ds[r][i], _mm_mul_ss(dws[i], dy));
+                }
+            }
+            let ds = std::hint::black_box(&ds);
             for r in 0..R {
                 let yp = a[r].as_ptr().add(ib * B::AB);
                 let y = load256(yp.add(a_qs));
-                let dy = block_f16(yp);
                 let start = if B::SIGNED {
                     _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y))
                 } else {
@@ -108,7 +117,7 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
                 };
                 for i in 0..W {
                     let p = _mm256_dpbusd_epi32(start, xs[i], y);
-                    let d = _mm256_broadcastss_ps(_mm_mul_ss(dws[i], dy));
+                    let d = _mm256_broadcast_ss(&ds[r][i]);
                     acc[i][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i][r]);
                     if !B::SIGNED {
                         let wp = w[i].as_ptr().add(ib * B::WB);
