@@ -14,7 +14,12 @@
 # LLAMA_CPP_PYTHON_VERSION (see scripts/bench/llamacpp_build.sh),
 # COLD (1: drop the model file from the page cache before each measured run, so both engines
 # load it fresh from disk and neither inherits the page-cache layout, 4 KiB or 2 MiB folios,
-# that the other or the file's writer left; 0: leave the cache as it is).
+# that the other or the file's writer left; 0: leave the cache as it is),
+# TG_PAIRS (5: after the main runs, this many generation-only runs of each engine, -p 0 -n
+# N_GEN -r 1, alternating ours / llama.cpp and who goes first, each loaded cold like the main
+# runs; the summary reports the median of the pairs' ratios. Decode is memory-bound on both
+# engines and this VM's memory bandwidth drifts by ±20% from minute to minute, so the ratio of
+# two runs a minute apart is mostly that drift; adjacent short runs cancel most of it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,6 +31,7 @@ N_PROMPT=${N_PROMPT:-512}
 N_GEN=${N_GEN:-128}
 LLAMA_FA=${LLAMA_FA:-0}
 COLD=${COLD:-1}
+TG_PAIRS=${TG_PAIRS:-5}
 VOCAB_DIR=${VOCAB_DIR:-$ROOT/../shared/vocab}
 MODELS=${MODELS:-"llama1b:q8_0 llama1b:q4_k_m qwen05b:q8_0 qwen05b:q4_k_m"}
 MODEL_DIR=$ROOT/target/bench/models
@@ -72,7 +78,7 @@ done
     echo "isa flags: $(grep -o -w -E 'avx2|avx512f|avx512bw|avx512vl|avx512_vnni|avx_vnni|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     echo "kernel: $(uname -r)"
     echo "llama-bench: $LLAMA_BENCH (llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION:-0.3.16} sdist)"
-    echo "threads: $THREADS reps: $REPS n_prompt: $N_PROMPT n_gen: $N_GEN llama_fa: $LLAMA_FA cold: $COLD"
+    echo "threads: $THREADS reps: $REPS n_prompt: $N_PROMPT n_gen: $N_GEN llama_fa: $LLAMA_FA cold: $COLD tg_pairs: $TG_PAIRS"
     echo "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
     echo "loadavg before: $(cat /proc/loadavg)"
 } >"$OUT/machine.txt"
@@ -119,6 +125,17 @@ for m in $MODELS; do
         evict "$file"
         "${ours[@]}"
     fi
+    for k in $(seq 1 "$TG_PAIRS"); do
+        ours_tg=(run "$shape-$quant.pair$k.ours" "$SWITCHYARD" bench --model "$file" -p 0
+            -n "$N_GEN" -t "$THREADS" -r 1 --json)
+        llama_tg=(run "$shape-$quant.pair$k.llama" "$LLAMA_BENCH" -m "$file" -p 0 -n "$N_GEN"
+            -t "$THREADS" -r 1 -o json -fa "$LLAMA_FA")
+        if [ $(((i + k) % 2)) -eq 0 ]; then
+            evict "$file"; "${ours_tg[@]}"; evict "$file"; "${llama_tg[@]}"
+        else
+            evict "$file"; "${llama_tg[@]}"; evict "$file"; "${ours_tg[@]}"
+        fi
+    done
     i=$((i + 1))
 done
 echo "loadavg after: $(cat /proc/loadavg)" >>"$OUT/machine.txt"

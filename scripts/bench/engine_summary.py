@@ -3,6 +3,8 @@
 
 Reads OUTDIR/<shape>-<quant>.{ours,llama}.{json,time,cpu} and prints a markdown table
 (tokens/s mean ± sd, ratios ours / llama.cpp, peak RSS) and writes OUTDIR/summary.json.
+With TG_PAIRS, it also reads OUTDIR/<shape>-<quant>.pair<k>.{ours,llama}.json (generation-only
+runs, adjacent in time) and reports each pair's ratio and their median.
 "other CPU" is the share of all cores that processes other than the measured one used during
 its run: (machine busy time from /proc/stat - the process's user+system time) / (wall × cores).
 """
@@ -10,6 +12,7 @@ its run: (machine busy time from /proc/stat - the process's user+system time) / 
 import json
 import os
 import re
+import statistics
 import sys
 
 NAMES = {"llama1b": "Llama-3.2-1B shape", "qwen05b": "Qwen2.5-0.5B shape"}
@@ -62,6 +65,19 @@ def llama(out, key):
     return res
 
 
+def pairs(out, key):
+    """(ours tg t/s, llama.cpp tg t/s) of each generation-only pair, in run order."""
+    res = []
+    k = 1
+    while os.path.exists(f"{out}/{key}.pair{k}.ours.json"):
+        o = json.load(open(f"{out}/{key}.pair{k}.ours.json"))["tg_tps"]
+        l = [r["avg_ts"] for r in json.load(open(f"{out}/{key}.pair{k}.llama.json"))
+             if r["n_prompt"] == 0 and r["n_gen"] > 0][0]
+        res.append((o, l))
+        k += 1
+    return res
+
+
 def main():
     out, models = sys.argv[1], sys.argv[2:]
     cfg = dict(l.rstrip("\n").split(": ", 1) for l in open(f"{out}/machine.txt") if ": " in l)
@@ -86,6 +102,9 @@ def main():
         row["pp_ratio"] = row["ours"]["pp_tps"] / row["llama"]["pp_tps"]
         row["tg_ratio"] = row["ours"]["tg_tps"] / row["llama"]["tg_tps"]
         row["rss_ratio"] = row["ours"]["max_rss_mib"] / row["llama"]["max_rss_mib"]
+        row["tg_pairs"] = pairs(out, key)
+        if row["tg_pairs"]:
+            row["tg_pair_median"] = statistics.median(o / l for o, l in row["tg_pairs"])
         summary.append(row)
     json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)
 
@@ -106,11 +125,26 @@ def main():
               f"| **{r['tg_ratio']:.2f}×** "
               f"| {o['max_rss_mib']:.0f} | {l['max_rss_mib']:.0f} | **{r['rss_ratio']:.2f}×** "
               f"| {o['other_cpu_pct']:.0f} / {l['other_cpu_pct']:.0f} |")
+    paired = [r for r in summary if r["tg_pairs"]]
+    if paired:
+        print()
+        print(f"Generation in adjacent pairs (tg{n}, -r 1 each, alternating order): "
+              "ours / llama.cpp t/s per pair, and the median of the pairs' ratios.")
+        print()
+        print("| Model | Quant | pairs (ours / llama.cpp t/s) | pair ratios | median ratio |")
+        print("|---|---|---|---|---:|")
+        for r in paired:
+            ps = ", ".join(f"{o:.1f}/{l:.1f}" for o, l in r["tg_pairs"])
+            rs = ", ".join(f"{o / l:.2f}" for o, l in r["tg_pairs"])
+            print(f"| {r['model']} | {r['quant']} | {ps} | {rs} | **{r['tg_pair_median']:.2f}×** |")
     print()
     print("Bar (generation ≥ 1.0×, prompt ≥ 0.8×, RSS ≤ 1.10×):")
     for r in summary:
         ok = lambda c: "met" if c else "MISSED"
-        print(f"- {r['model']} {r['quant']}: tg {ok(r['tg_ratio'] >= 1.0)}, "
+        tg = f"tg {ok(r['tg_ratio'] >= 1.0)}"
+        if r["tg_pairs"]:
+            tg += f" (paired median {ok(r['tg_pair_median'] >= 1.0)})"
+        print(f"- {r['model']} {r['quant']}: {tg}, "
               f"pp {ok(r['pp_ratio'] >= 0.8)}, RSS {ok(r['rss_ratio'] <= 1.10)}")
     print()
     print(f"llama.cpp build {summary[0]['llama']['build_commit']}, "
