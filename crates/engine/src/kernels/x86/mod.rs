@@ -229,8 +229,13 @@ pub(super) trait IntDot {
         w: [&[u8]; W],
         a: [&[u8]; R],
     ) -> [[f32; R]; W];
-    /// `W` weight rows × `R` activation rows of Q4_K (`FIVE = false`) or Q5_K.
-    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+    /// `W` weight rows × `R` activation rows of Q4_K.
+    unsafe fn tile_q4_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W];
+    /// `W` weight rows × `R` activation rows of Q5_K.
+    unsafe fn tile_q5_k<const W: usize, const R: usize>(
         w: [&[u8]; W],
         a: [&[u8]; R],
     ) -> [[f32; R]; W];
@@ -270,7 +275,7 @@ impl IntDot for Avx2Dot {
         }
     }
     #[inline(always)]
-    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+    unsafe fn tile_q4_k<const W: usize, const R: usize>(
         w: [&[u8]; W],
         a: [&[u8]; R],
     ) -> [[f32; R]; W] {
@@ -278,11 +283,21 @@ impl IntDot for Avx2Dot {
         unsafe {
             let mut out = [[0.0f32; R]; W];
             for i in 0..W {
-                out[i] = if FIVE {
-                    quant::k4_k5::<Avx2Dot, R, true>(w[i], a)
-                } else {
-                    quant::q4_k::<Avx2Dot, R>(w[i], a)
-                };
+                out[i] = quant::q4_k::<Avx2Dot, R>(w[i], a);
+            }
+            out
+        }
+    }
+    #[inline(always)]
+    unsafe fn tile_q5_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
+        // SAFETY: forwarded contract (whole rows; AVX2/FMA/F16C enabled).
+        unsafe {
+            let mut out = [[0.0f32; R]; W];
+            for i in 0..W {
+                out[i] = quant::q5_k::<Avx2Dot, R>(w[i], a);
             }
             out
         }
@@ -323,18 +338,20 @@ impl IntDot for VnniDot {
         unsafe { quant512::tile32::<B, W, R>(w, a) }
     }
     #[inline(always)]
-    unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+    unsafe fn tile_q4_k<const W: usize, const R: usize>(
         w: [&[u8]; W],
         a: [&[u8]; R],
     ) -> [[f32; R]; W] {
         // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
-        unsafe {
-            if FIVE {
-                quant512::tile_k4_k5::<W, R, true>(w, a)
-            } else {
-                quant512::tile_q4_k::<W, R>(w, a)
-            }
-        }
+        unsafe { quant512::tile_q4_k::<W, R>(w, a) }
+    }
+    #[inline(always)]
+    unsafe fn tile_q5_k<const W: usize, const R: usize>(
+        w: [&[u8]; W],
+        a: [&[u8]; R],
+    ) -> [[f32; R]; W] {
+        // SAFETY: forwarded contract (whole rows; AVX-512 F/BW/VL/VNNI enabled).
+        unsafe { quant512::tile_q5_k::<W, R>(w, a) }
     }
     #[inline(always)]
     unsafe fn tile_q6_k<const W: usize, const R: usize>(
@@ -460,8 +477,8 @@ macro_rules! level_entry {
                         WType::Q4_1 => <$dot as IntDot>::tile32::<quant::Q4_1, W, R>(w, a),
                         WType::Q5_0 => <$dot as IntDot>::tile32::<quant::Q5_0, W, R>(w, a),
                         WType::Q5_1 => <$dot as IntDot>::tile32::<quant::Q5_1, W, R>(w, a),
-                        WType::Q4_K => <$dot as IntDot>::tile_k4_k5::<W, R, false>(w, a),
-                        WType::Q5_K => <$dot as IntDot>::tile_k4_k5::<W, R, true>(w, a),
+                        WType::Q4_K => <$dot as IntDot>::tile_q4_k::<W, R>(w, a),
+                        WType::Q5_K => <$dot as IntDot>::tile_q5_k::<W, R>(w, a),
                         WType::Q6_K => <$dot as IntDot>::tile_q6_k::<W, R>(w, a),
                         WType::F32 | WType::F16 | WType::BF16 => {
                             let mut out = [[0.0f32; R]; W];

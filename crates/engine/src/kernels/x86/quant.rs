@@ -230,15 +230,13 @@ unsafe fn bcast_w(v: __m256i, j: usize) -> __m256i {
     unsafe { _mm256_shuffle_epi8(v, _mm256_set1_epi16(((b + 1) << 8) | b)) }
 }
 
-/// Q5_K (`FIVE`; Q4_K with `FIVE = false` is [`q4_k`]): 8 sub-blocks of 32 with 6-bit scales
-/// and mins; `Σ min·bsum` from the activation's block sums.
+/// Q5_K (Q4_K is [`q4_k`]): 8 sub-blocks of 32 with 6-bit scales and mins, a fifth bit per
+/// value from `qh`; `Σ min·bsum` from the activation's block sums.
 #[inline(always)]
-pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
-    w: &[u8],
-    a: [&[u8]; R],
-) -> [f32; R] {
-    let wb = if FIVE { 176 } else { 144 };
-    let qs_at = if FIVE { 48 } else { 16 };
+pub(super) unsafe fn q5_k<D: IntDot, const R: usize>(w: &[u8], a: [&[u8]; R]) -> [f32; R] {
+    // Super-block: d, dmin (f16), 12 bytes of scales and mins, 32 bytes of high bits, 128 of
+    // nibbles.
+    let (wb, qs_at) = (176, 48);
     let nb = w.len() / wb;
     // SAFETY: super-block `i < nb` of `w` (`wb` bytes) and of every `a[r]` (292 bytes) is in
     // bounds (the caller's contract); AVX2/FMA/F16C are enabled in the calling kernel.
@@ -253,24 +251,19 @@ pub(super) unsafe fn k4_k5<D: IntDot, const R: usize, const FIVE: bool>(
             let dmx = f16_at(wp.add(2));
             let (sc, mins) = scales_mins_k4(wp.add(4));
             let sc = _mm256_broadcastsi128_si256(sc);
-            let hbits = if FIVE {
-                load256(wp.add(16))
-            } else {
-                _mm256_setzero_si256()
-            };
+            let hbits = load256(wp.add(16));
             let mut sumi = [_mm256_setzero_si256(); R];
             for j in 0..4 {
                 let q = load256(wp.add(qs_at + 32 * j));
-                let mut lo = _mm256_and_si256(q, m4);
-                let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if FIVE {
-                    let s0 = _mm_cvtsi32_si128(2 * j as i32);
-                    let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
-                    let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
-                    let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
-                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
-                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
-                }
+                let s0 = _mm_cvtsi32_si128(2 * j as i32);
+                let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
+                let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
+                let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
+                let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(b0, 4));
+                let hi = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                    _mm256_slli_epi16(b1, 4),
+                );
                 let s_lo = bcast_w(sc, 2 * j);
                 let s_hi = bcast_w(sc, 2 * j + 1);
                 for r in 0..R {

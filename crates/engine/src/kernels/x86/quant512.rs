@@ -136,19 +136,20 @@ pub(super) unsafe fn tile32<B: Block32, const W: usize, const R: usize>(
     }
 }
 
-/// Q5_K (`FIVE`; Q4_K is [`tile_q4_k`]) for `W` weight rows × `R` activation rows, with each pair of
+/// Q5_K (Q4_K is [`tile_q4_k`]) for `W` weight rows × `R` activation rows, with each pair of
 /// 32-element sub-blocks in one 512-bit register (the low nibbles of 32 bytes, then their high
 /// nibbles, matching 64 contiguous activation bytes). Integer sums are reduced to 8 lanes
 /// before the same float steps as the AVX2 form. Every output element goes through the same
 /// operations whatever `W` and `R` are.
 #[inline(always)]
-pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool>(
+pub(super) unsafe fn tile_q5_k<const W: usize, const R: usize>(
     w: [&[u8]; W],
     a: [&[u8]; R],
 ) -> [[f32; R]; W] {
     use super::quant::{f32_at, hsum_epi32_128, scales_mins_k4};
-    let wb = if FIVE { 176 } else { 144 };
-    let qs_at = if FIVE { 48 } else { 16 };
+    // Super-block: d, dmin (f16), 12 bytes of scales and mins, 32 bytes of high bits, 128 of
+    // nibbles.
+    let (wb, qs_at) = (176, 48);
     let nb = w[0].len() / wb;
     // SAFETY: super-block `s < nb` of every `w[i]` (`wb` bytes) and of every `a[r]` (292
     // bytes) is in bounds (the caller's contract); AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C are
@@ -179,17 +180,16 @@ pub(super) unsafe fn tile_k4_k5<const W: usize, const R: usize, const FIVE: bool
                 for i in 0..W {
                     let wp = w[i].as_ptr().add(s * wb);
                     let q = load256(wp.add(qs_at + 32 * j));
-                    let mut lo = _mm256_and_si256(q, m4);
-                    let mut hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                    if FIVE {
-                        let hbits = load256(wp.add(16));
-                        let s0 = _mm_cvtsi32_si128(2 * j as i32);
-                        let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
-                        let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
-                        let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
-                        lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
-                        hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
-                    }
+                    let hbits = load256(wp.add(16));
+                    let s0 = _mm_cvtsi32_si128(2 * j as i32);
+                    let s1 = _mm_cvtsi32_si128(2 * j as i32 + 1);
+                    let b0 = _mm256_and_si256(_mm256_srl_epi16(hbits, s0), one);
+                    let b1 = _mm256_and_si256(_mm256_srl_epi16(hbits, s1), one);
+                    let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(b0, 4));
+                    let hi = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                        _mm256_slli_epi16(b1, 4),
+                    );
                     xs[i] = join(lo, hi);
                     svs[i] = _mm512_permutexvar_epi16(idx, sc[i]);
                 }
